@@ -1,0 +1,1 @@
+"""Audit: events, the HMAC-chained journal, Merkle trees, checkpoints, reports."""

@@ -1,0 +1,70 @@
+"""The one event type that flows from detection, tokenization and rehydration
+into the journal. Reports and verifiers read only the journal.
+
+An event must never carry a PHI value: offsets, kinds, tokens and
+placeholders only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, Sequence
+
+# Event kinds (journal adds "checkpoint", "journal_repaired", ... of its own).
+DETECTION = "detection"
+REDACTION_APPLIED = "redaction_applied"
+REHYDRATION = "rehydration"
+REHYDRATION_FAILED = "rehydration_failed"
+REQUEST_BLOCKED = "request_blocked"
+REQUEST_FORWARDED = "request_forwarded"
+POLICY_LOADED = "policy_loaded"
+KEY_ROTATED = "key_rotated"
+VAULT_DROPPED = "vault_dropped"
+
+
+def utc_now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+@dataclass(slots=True)
+class Event:
+    kind: str
+    agent: str = ""
+    session: str = ""
+    detector: str | None = None
+    entity_kind: str | None = None
+    span: tuple[int, int] | None = None
+    token: str | None = None  # the token or placeholder written, never the value
+    policy: str | None = None  # policy name
+    policy_hash: str | None = None
+    reason: str | None = None
+    # Small, PHI-free facts: field path, pass, confidence, action, host, role...
+    detail: dict[str, Any] = field(default_factory=dict)
+    ts: str = field(default_factory=utc_now)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        if d["span"] is not None:
+            d["span"] = list(d["span"])
+        return d
+
+
+class AuditUnavailable(Exception):
+    """The journal cannot make events durable: requests must be refused."""
+
+
+class EventSink(Protocol):
+    def append(self, events: Sequence[Event]) -> None:
+        """Make ``events`` durable before returning; raise AuditUnavailable otherwise."""
+
+
+class MemorySink:
+    """Keeps events in a list: for tests and for the CLI when no journal is wanted."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def append(self, events: Sequence[Event]) -> None:
+        self.events.extend(events)

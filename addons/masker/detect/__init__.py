@@ -1,0 +1,1 @@
+"""Detection passes (regex, spoken forms, NER) and their merge."""

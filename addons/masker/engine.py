@@ -1,0 +1,66 @@
+"""The masking engine: what the proxy (and the CLI) calls.
+
+``mask_texts`` = detect (regex -> spoken -> ner, merged) + tokenize, with the
+events journaled durably before it returns. ``rehydrate`` restores tokens
+minted in the caller's scope and redacts every other token.
+
+The proxy depends only on the ``Engine`` protocol below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from masker.audit.events import Event
+from masker.policy.model import Policy
+from masker.scope import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class TextField:
+    """One string of a request body to be scanned.
+
+    ``role`` is the chat role that produced it (``user``, ``assistant``,
+    ``system``, ``tool``) or None; ``path`` a JSON-pointer-like location used
+    in events (``messages/3/content``) and never contains values.
+    """
+
+    text: str
+    role: str | None = None
+    path: str = ""
+
+
+class MaskingError(Exception):
+    """A request could not be masked; it must not be forwarded.
+
+    ``code`` is stable and goes into the JSON error body the client sees.
+    """
+
+    def __init__(self, code: str, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class Engine(Protocol):
+    policy: Policy
+
+    def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
+        """Masked text for each field, in order (all fields of one request at once).
+
+        Journals detection/redaction events durably before returning; raises
+        ``AuditUnavailable`` or ``MaskingError`` when it cannot, in which case
+        nothing may be forwarded. CPU-bound: call it off the event loop.
+        """
+
+    def rehydrate(self, text: str, scope: Scope, events: list[Event] | None = None) -> str:
+        """Text with tokens of ``scope`` restored and any other token redacted.
+
+        With ``events`` given, rehydration events are appended there for the
+        caller to journal later (stream callbacks run on the event loop and
+        must not wait for fsync); otherwise they are journaled before return.
+        """
+
+    def record(self, events: Sequence[Event]) -> None:
+        """Journal events durably (request_blocked and the like)."""

@@ -1,0 +1,1 @@
+"""Provider API shapes as pure functions over JSON (no mitmproxy here)."""

@@ -1,0 +1,1 @@
+"""mitmproxy glue: thin addons, one per concern, each failing closed."""

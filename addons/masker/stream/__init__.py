@@ -1,0 +1,1 @@
+"""Stream parsing and per-key rehydration (SSE)."""

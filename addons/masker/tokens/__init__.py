@@ -1,0 +1,1 @@
+"""Tokens: scheme grammar, keys, vault, AEAD, synthetic surrogates, rehydration."""

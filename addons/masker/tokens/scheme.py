@@ -1,0 +1,73 @@
+"""Token grammar: ``{scheme}.{KIND}.{kid}.{body}``.
+
+* ``MSKV1`` vault-deterministic: body = base32(HMAC-SHA256(key, KIND 0x1f value)[:16]),
+  always 26 characters; the value lives encrypted in the vault.
+* ``MSK1`` reversible-aead: body = base32(AES-256-GCM-SIV(value)), variable
+  length; no vault needed.
+
+This module is the single place that knows what a token looks like; the
+rehydrator finds tokens with ``TOKEN_RE`` and stream rehydrators use
+``pending_token_start`` to hold back only what could still become a token.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import regex
+
+VAULT_SCHEME = "MSKV1"
+AEAD_SCHEME = "MSK1"
+SCHEMES = (VAULT_SCHEME, AEAD_SCHEME)
+
+VAULT_BODY_LEN = 26  # 16 bytes, unpadded base32
+MAX_AEAD_BODY_LEN = 1600  # values over ~980 bytes are never AEAD-tokenized
+KIND_RE = r"[A-Z][A-Z_]{0,23}"
+KID_RE = r"[A-Za-z0-9_]{1,32}"
+
+TOKEN_RE = regex.compile(
+    rf"(?P<scheme>{VAULT_SCHEME})\.(?P<kind>{KIND_RE})\.(?P<kid>{KID_RE})\.(?P<body>[A-Z2-7]{{{VAULT_BODY_LEN}}})"
+    rf"|(?P<scheme>{AEAD_SCHEME})\.(?P<kind>{KIND_RE})\.(?P<kid>{KID_RE})\.(?P<body>[A-Z2-7]{{16,{MAX_AEAD_BODY_LEN}}})"
+)
+# Anything that could be the beginning of a token, for stream hold-back.
+_TOKEN_PREFIX_RE = regex.compile(
+    rf"(?:{VAULT_SCHEME}\.{KIND_RE}\.{KID_RE}\.[A-Z2-7]{{0,{VAULT_BODY_LEN}}}"
+    rf"|{AEAD_SCHEME}\.{KIND_RE}\.{KID_RE}\.[A-Z2-7]{{0,{MAX_AEAD_BODY_LEN}}})"
+)
+MAX_TOKEN_LEN = len(AEAD_SCHEME) + 24 + 32 + MAX_AEAD_BODY_LEN + 3
+
+
+def b32encode(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def b32decode(text: str) -> bytes:
+    return base64.b32decode(text + "=" * (-len(text) % 8))
+
+
+def format_token(scheme: str, kind: str, kid: str, body: str) -> str:
+    return f"{scheme}.{kind}.{kid}.{body}"
+
+
+def pending_token_start(text: str) -> int | None:
+    """Index where a possible token begins at the end of ``text``, else None.
+
+    The tail ``text[i:]`` is held back by a stream rehydrator when it is a
+    proper prefix of a token, or a complete AEAD token that might still grow.
+    A complete vault token (fixed length) is never held back.
+    """
+    start = max(0, len(text) - MAX_TOKEN_LEN)
+    i = text.find("M", start)
+    while i != -1:
+        m = _TOKEN_PREFIX_RE.fullmatch(text, pos=i, partial=True)
+        if m is not None:
+            tail = text[i:]
+            complete_vault = (
+                not m.partial
+                and tail.startswith(VAULT_SCHEME + ".")
+                and TOKEN_RE.fullmatch(tail) is not None
+            )
+            if not complete_vault:
+                return i
+        i = text.find("M", i + 1)
+    return None
