@@ -54,8 +54,18 @@ class Engine(Protocol):
         nothing may be forwarded. CPU-bound: call it off the event loop.
         """
 
-    def rehydrate(self, text: str, scope: Scope, events: list[Event] | None = None) -> str:
+    def rehydrate(
+        self,
+        text: str,
+        scope: Scope,
+        events: list[Event] | None = None,
+        *,
+        json_escape: bool = False,
+    ) -> str:
         """Text with tokens of ``scope`` restored and any other token redacted.
+
+        ``json_escape`` escapes restored values for the inside of a JSON string
+        (tool-call argument fragments that are JSON text themselves).
 
         With ``events`` given, rehydration events are appended there for the
         caller to journal later (stream callbacks run on the event loop and
