@@ -4,7 +4,8 @@
 events journaled durably before it returns. ``rehydrate`` restores tokens
 minted in the caller's scope and redacts every other token.
 
-The proxy depends only on the ``Engine`` protocol below.
+The proxy depends only on the ``Engine`` protocol below; the implementation
+is ``masker.masking.MaskingEngine``.
 """
 
 from __future__ import annotations
@@ -74,3 +75,4 @@ class Engine(Protocol):
 
     def record(self, events: Sequence[Event]) -> None:
         """Journal events durably (request_blocked and the like)."""
+

@@ -1,0 +1,183 @@
+"""``masker`` command line: one entry, subcommands registered by each part.
+
+Commands that only read text (detect) need no keys; commands that mint or
+restore tokens (mask, rehydrate, run) open the full runtime, journal included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Iterator, TextIO
+
+from masker import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("MASKER_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line error, never a traceback with data in it
+        print(f"masker: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from masker.audit import cli as audit_cli
+    from masker.policy import cli as policy_cli
+    from masker.proxy import cli as proxy_cli
+    from masker.tokens import cli as tokens_cli
+
+    parser = argparse.ArgumentParser(prog="masker", description="PHI/PII masking sidecar for LLM traffic")
+    parser.add_argument("--version", action="version", version=f"masker {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    proxy_cli.add_commands(sub)
+    _add_text_commands(sub)
+    policy_cli.add_commands(sub)
+    tokens_cli.add_commands(sub)
+    audit_cli.add_commands(sub)
+    return parser
+
+
+def _add_text_commands(sub: argparse._SubParsersAction) -> None:
+    detect = sub.add_parser("detect", help="print detected spans for each input line (JSON lines)")
+    _input_args(detect)
+    detect.add_argument("--json", action="store_true", help="input lines are JSON objects with a 'text' field")
+    detect.add_argument("--show-values", action="store_true", help="include the detected values (PHI!)")
+    detect.add_argument("--no-ner", action="store_true", help="regex and spoken passes only")
+    detect.set_defaults(func=cmd_detect)
+
+    mask = sub.add_parser("mask", help="print each input line with PHI replaced per the policy")
+    _input_args(mask)
+    _scope_args(mask)
+    mask.set_defaults(func=cmd_mask)
+
+    rehydrate = sub.add_parser("rehydrate", help="print each input line with tokens of the scope restored")
+    _input_args(rehydrate)
+    _scope_args(rehydrate)
+    rehydrate.set_defaults(func=cmd_rehydrate)
+
+    selfcheck = sub.add_parser("selfcheck", help="open the runtime, mask and rehydrate a sample, verify the journal")
+    selfcheck.add_argument("--policy", type=Path)
+    selfcheck.add_argument("--data-dir", type=Path)
+    selfcheck.set_defaults(func=cmd_selfcheck)
+
+
+def _input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", nargs="?", default="-", help="file to read, or - for standard input")
+    p.add_argument("--policy", type=Path, help="mask policy (default: configs/mask_policy.yaml)")
+    p.add_argument("--data-dir", type=Path, help="data dir (default: $MASKER_DATA_DIR or ./.data)")
+
+
+def _scope_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agent", default="cli")
+    p.add_argument("--session", default="cli")
+
+
+def _lines(path: str) -> Iterator[str]:
+    stream: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    with stream if path != "-" else contextlib.nullcontext(stream):
+        for line in stream:
+            yield line.rstrip("\n")
+
+
+def _open(args: argparse.Namespace):
+    from masker.runtime import default_data_dir, open_runtime
+
+    return open_runtime(args.policy, args.data_dir or default_data_dir(), os.environ)
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from masker.detect.cache import DetectionCache
+    from masker.detect.ner import NerPass, default_model_dir
+    from masker.detect.pipeline import Detector
+    from masker.policy.load import default_policy_path, load_policy
+
+    policy = load_policy(args.policy or default_policy_path(), os.environ, check_keys=False)
+    model_dir = None if args.no_ner else default_model_dir()
+    ner = NerPass(model_dir) if model_dir is not None and "ner" in policy.passes else None
+    detector = Detector(policy, ner=ner, cache=DetectionCache())
+    for n, line in enumerate(_lines(args.input), 1):
+        if args.json:
+            try:
+                text = json.loads(line)["text"]
+            except (ValueError, KeyError, TypeError):
+                print(f"masker: error: line {n}: not a JSON object with a 'text' string", file=sys.stderr)
+                return 1
+        else:
+            text = line
+        spans = detector.detect(text)
+        rows = []
+        for s in spans:
+            row = s.to_json()
+            if args.show_values:
+                row["value"] = text[s.start : s.end]
+            rows.append(row)
+        print(json.dumps({"spans": rows}))
+    return 0
+
+
+def cmd_mask(args: argparse.Namespace) -> int:
+    from masker.engine import TextField
+    from masker.scope import Scope
+
+    runtime = _open(args)
+    scope = Scope(args.agent, args.session)
+    try:
+        for line in _lines(args.input):
+            print(runtime.engine.mask_texts([TextField(line, None, "line")], scope)[0])
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_rehydrate(args: argparse.Namespace) -> int:
+    from masker.scope import Scope
+
+    runtime = _open(args)
+    scope = Scope(args.agent, args.session)
+    try:
+        for line in _lines(args.input):
+            print(runtime.engine.rehydrate(line, scope))
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    from masker.audit.verify import verify_journal
+    from masker.engine import TextField
+    from masker.scope import Scope
+
+    runtime = _open(args)
+    sample = "Patient Maria Lopez, DOB 04/12/1961, call 415-555-0142, SSN 123-45-6789."
+    scope = Scope("selfcheck", "selfcheck")
+    try:
+        masked = runtime.engine.mask_texts([TextField(sample, "user", "sample")], scope)[0]
+        restored = runtime.engine.rehydrate(masked, scope)
+    finally:
+        runtime.close()
+    result = verify_journal(runtime.data_dir / "journal", runtime.audit_key)
+    ok = restored == sample and masked != sample and "123-45-6789" not in masked and result.ok
+    print(f"policy   {runtime.policy.name} ({runtime.policy.hash[:12]})")
+    print(f"ner      {runtime.ner.provider if runtime.ner else 'off'}")
+    print(f"masked   {masked}")
+    print(f"journal  {result.message} ({result.event_count} events)")
+    print("selfcheck ok" if ok else "selfcheck FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

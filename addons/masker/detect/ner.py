@@ -1,0 +1,252 @@
+"""The ``ner`` detection pass: a token-classification ONNX model run on device.
+
+A model directory holds ``model.onnx`` (a BERT-style token classifier with
+inputs ``input_ids``, ``attention_mask`` and optionally ``token_type_ids`` and
+output ``logits``), ``tokenizer.json`` (a Hugging Face ``tokenizers`` file) and
+``labels.json``::
+
+    {"labels": ["O", "B-NAME", "I-NAME", ...],   # index = logit column
+     "kinds": {"NAME": "NAME", "CITY": "LOCATION", ...}}  # entity -> Masker kind
+
+Entities missing from ``kinds`` are dropped. Consecutive tokens whose entities
+map to the same kind form one span, B- or I- alike (so a model that tags given
+name and surname separately still yields one NAME).
+
+Long texts are cut into overlapping token windows (``max_tokens`` including
+the special tokens, ``stride`` tokens of overlap). A token seen by several
+windows takes the prediction of the window in which it sits furthest from an
+edge, so an entity in the overlap is reported once. Spans are built from the
+tokenizer's character offsets, which index the original text even where the
+normaliser lowercases or strips accents, and are widened to whole words.
+
+Confidence is the **mean**, over the span's tokens, of the softmax probability
+of the label the model chose for each token. Thresholds are the pipeline's job.
+
+Only onnxruntime, tokenizers and numpy are needed at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from masker.detect.spans import Span
+from masker.kinds import ALL_KINDS
+
+log = logging.getLogger(__name__)
+
+MODEL_ENV = "MASKER_NER_MODEL"
+SHIPPED_MODEL = "masker-ner-minilm"
+# Windows per onnxruntime call: bounds peak memory on very long requests.
+_MAX_WINDOWS_PER_RUN = 32
+
+
+def default_model_dir() -> Path | None:
+    """The model to load: ``$MASKER_NER_MODEL`` if set, else the shipped one.
+
+    Returns ``None`` when neither exists (the pipeline then runs without NER).
+    """
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        path = Path(env)
+        return path if (path / "model.onnx").is_file() else None
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "models" / SHIPPED_MODEL
+        if (candidate / "model.onnx").is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    """Per logit column the entity name (None for O); entity -> Masker kind."""
+
+    entity: tuple[str | None, ...]
+    kinds: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> _Labels:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entity: list[str | None] = []
+        for label in data["labels"]:
+            if label == "O":
+                entity.append(None)
+                continue
+            prefix, _, name = label.partition("-")
+            if prefix not in ("B", "I") or not name:
+                raise ValueError(f"labels.json: bad label at index {len(entity)}")
+            entity.append(name)
+        kinds = dict(data["kinds"])
+        unknown = sorted(set(kinds.values()) - ALL_KINDS)
+        if unknown:
+            raise ValueError(f"labels.json maps to unknown kinds: {unknown}")
+        return cls(tuple(entity), kinds)
+
+
+@dataclass(slots=True)
+class _Window:
+    text_index: int
+    ids: list[int]
+    type_ids: list[int]
+    offsets: list[tuple[int, int]]
+    word_ids: list[int | None]
+
+
+class NerPass:
+    """Runs the token classifier over batches of texts and returns spans."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        providers: list[str] | None = None,
+        threads: int = 2,
+        max_tokens: int = 256,
+        stride: int = 32,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if max_tokens < 16 or not 0 <= stride < max_tokens // 2:
+            raise ValueError("need max_tokens >= 16 and 0 <= stride < max_tokens/2")
+        model_dir = Path(model_dir)
+        self._labels = _Labels.load(model_dir / "labels.json")
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_tokens, stride=stride)
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+
+        if providers is None:
+            available = ort.get_available_providers()
+            providers = [p for p in ("CUDAExecutionProvider",) if p in available]
+            providers.append("CPUExecutionProvider")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(model_dir / "model.onnx"), sess_options=options, providers=providers
+        )
+        # get_providers() lists what the session really got: CUDA is dropped
+        # when the library has it but the machine has no usable GPU.
+        self.provider: str = self._session.get_providers()[0]
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        log.info("ner model loaded from %s on %s", model_dir.name, self.provider)
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The Masker kinds this model can emit."""
+        return frozenset(self._labels.kinds.values())
+
+    def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
+        """Spans for each text, in order; one model run for the whole batch."""
+        windows = self._windows(texts)
+        if not windows:
+            return [[] for _ in texts]
+        probs: list[np.ndarray] = []
+        for start in range(0, len(windows), _MAX_WINDOWS_PER_RUN):
+            probs.extend(self._run(windows[start : start + _MAX_WINDOWS_PER_RUN]))
+        per_text: list[dict[tuple[int, int], tuple[int, int, int, float]]] = [
+            {} for _ in texts
+        ]
+        for window, window_probs in zip(windows, probs):
+            self._collect(window, window_probs, per_text[window.text_index])
+        return [self._decode(texts[i], per_text[i]) for i in range(len(texts))]
+
+    def _windows(self, texts: Sequence[str]) -> list[_Window]:
+        windows: list[_Window] = []
+        non_empty = [(i, t) for i, t in enumerate(texts) if t and not t.isspace()]
+        if not non_empty:
+            return windows
+        encodings = self._tokenizer.encode_batch([t for _, t in non_empty])
+        for (index, _), encoding in zip(non_empty, encodings):
+            for part in [encoding, *encoding.overflowing]:
+                windows.append(
+                    _Window(index, part.ids, part.type_ids, part.offsets, part.word_ids)
+                )
+        return windows
+
+    def _run(self, windows: list[_Window]) -> list[np.ndarray]:
+        length = max(len(w.ids) for w in windows)
+        ids = np.full((len(windows), length), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(windows), length), dtype=np.int64)
+        types = np.zeros((len(windows), length), dtype=np.int64)
+        for row, window in enumerate(windows):
+            n = len(window.ids)
+            ids[row, :n] = window.ids
+            mask[row, :n] = 1
+            types[row, :n] = window.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = {k: v for k, v in feeds.items() if k in self._input_names}
+        (logits,) = self._session.run(["logits"], feeds)
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        exp = np.exp(logits)
+        softmax = exp / exp.sum(axis=-1, keepdims=True)
+        return [softmax[row, : len(w.ids)] for row, w in enumerate(windows)]
+
+    @staticmethod
+    def _collect(
+        window: _Window,
+        probs: np.ndarray,
+        tokens: dict[tuple[int, int], tuple[int, int, int, float]],
+    ) -> None:
+        """Record (centrality, label, word, prob) per token offset, best window wins."""
+        labels = probs.argmax(axis=-1)
+        content = [i for i, w in enumerate(window.word_ids) if w is not None]
+        if not content:
+            return
+        first, last = content[0], content[-1]
+        for i in content:
+            start, end = window.offsets[i]
+            if end <= start:
+                continue
+            centrality = min(i - first, last - i)
+            key = (start, end)
+            previous = tokens.get(key)
+            if previous is None or centrality > previous[0]:
+                label = int(labels[i])
+                tokens[key] = (centrality, label, window.word_ids[i], float(probs[i, label]))
+
+    def _decode(
+        self, text: str, tokens: dict[tuple[int, int], tuple[int, int, int, float]]
+    ) -> list[Span]:
+        """BIO decode over tokens in text order; widen to whole words; merge."""
+        entity_of = self._labels.entity
+        kinds = self._labels.kinds
+        raw: list[list] = []  # [start, end, kind, [probs]]
+        current: list | None = None
+        word_key: tuple[int, int] | None = None  # (word id, end offset of last token)
+        word_start = 0
+        for (start, end), (_, label, word, prob) in sorted(tokens.items()):
+            same_word = word_key is not None and word_key == (word, start)
+            word_key = (word, end)
+            if not same_word:
+                word_start = start
+            name = entity_of[label]
+            kind = kinds.get(name) if name is not None else None
+            if same_word and current is not None and (kind is None or kind == current[2]):
+                # A subword continues its word's entity even when tagged O.
+                current[1] = end
+                current[3].append(prob)
+                continue
+            if kind is None:
+                current = None
+                continue
+            if current is not None and kind == current[2]:
+                # Consecutive tokens of one kind form one span, whether tagged
+                # I- or B- (given name + surname, or street + city parts).
+                current[1] = end
+                current[3].append(prob)
+                continue
+            current = [word_start if same_word else start, end, kind, [prob]]
+            raw.append(current)
+        return [
+            Span(start, end, kind, "ner", "ner", sum(probs) / len(probs))
+            for start, end, kind, probs in raw
+        ]

@@ -1,0 +1,113 @@
+"""The detector: regex -> spoken -> ner, filtered by the policy, merged.
+
+Order of work for one request:
+1. every text goes through the regex and spoken-form passes (cheap, pure Python);
+2. texts not already in the detection cache go to the NER pass in one batch;
+3. candidates are filtered by the policy (kind enabled, pass allowed for the
+   kind, confidence >= the kind's threshold), dates near a birth cue become
+   DOB, and ``merge_spans`` leaves one span per character.
+
+Filtering happens before merging so that a weak candidate can never trim a
+confident one.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import regex
+
+from masker.detect.cache import DetectionCache
+from masker.detect.merge import merge_spans
+from masker.detect.ner import NerPass
+from masker.detect.regex import RegexPass
+from masker.detect.spans import Span
+from masker.detect.spoken import SpokenPass
+from masker.policy.model import Policy
+
+_BIRTH_CUE = regex.compile(
+    r"\b(?:dob|d\.o\.b|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?)\b[\s:,-]*(?:is|was|on)?[\s:,-]*$",
+    regex.IGNORECASE,
+)
+
+
+class Detector:
+    """Runs the policy's passes over texts and returns merged, policy-filtered spans."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        ner: NerPass | None = None,
+        cache: DetectionCache | None = None,
+    ) -> None:
+        self.policy = policy
+        uses_regex = "regex" in policy.passes
+        self._regex = RegexPass(policy) if uses_regex else None
+        self._spoken = SpokenPass(policy) if uses_regex else None
+        self._ner = ner if "ner" in policy.passes else None
+        self._cache = cache
+
+    @property
+    def ner(self) -> NerPass | None:
+        return self._ner
+
+    def detect(self, text: str) -> list[Span]:
+        return self.detect_batch([text])[0]
+
+    def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
+        results: list[list[Span] | None] = [None] * len(texts)
+        if self._cache is not None:
+            for i, text in enumerate(texts):
+                results[i] = self._cache.get(self.policy.hash, text)
+        todo = [i for i, r in enumerate(results) if r is None]
+        ner_spans = self._run_ner([texts[i] for i in todo])
+        for j, i in enumerate(todo):
+            text = texts[i]
+            candidates = self._rule_based(text) + ner_spans[j]
+            spans = merge_spans(_promote_dob(text, self._allowed(candidates)))
+            results[i] = spans
+            if self._cache is not None:
+                self._cache.put(self.policy.hash, text, spans)
+        return [r if r is not None else [] for r in results]
+
+    def rule_based(self, text: str) -> list[Span]:
+        """Regex + spoken passes only, filtered and merged (used for residual scans)."""
+        return merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))))
+
+    def _rule_based(self, text: str) -> list[Span]:
+        spans: list[Span] = []
+        if self._regex is not None:
+            spans.extend(self._regex.detect(text))
+        if self._spoken is not None:
+            spans.extend(self._spoken.detect(text))
+        return spans
+
+    def _run_ner(self, texts: list[str]) -> list[list[Span]]:
+        if self._ner is None or not texts:
+            return [[] for _ in texts]
+        return self._ner.detect_batch(texts)
+
+    def _allowed(self, spans: list[Span]) -> list[Span]:
+        kept = []
+        for span in spans:
+            rule = self.policy.rule(span.kind)
+            if rule is None or not rule.enabled:
+                continue
+            if span.pass_name == "ner" and not rule.ner:
+                continue
+            if span.pass_name != "ner" and not rule.regex:
+                continue
+            if span.confidence < rule.confidence_threshold:
+                continue
+            kept.append(span)
+        return kept
+
+
+def _promote_dob(text: str, spans: list[Span]) -> list[Span]:
+    """A DATE right after a birth cue ("DOB:", "born on") is a DOB."""
+    out = []
+    for span in spans:
+        if span.kind == "DATE" and _BIRTH_CUE.search(text, max(0, span.start - 40), span.start):
+            span = Span(span.start, span.end, "DOB", span.pass_name, span.detector, span.confidence)
+        out.append(span)
+    return out

@@ -1,0 +1,147 @@
+"""``MaskingEngine``: the implementation of ``masker.engine.Engine``.
+
+Where a request is masked: ``MaskingEngine.mask_texts``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from masker.audit.events import Event, EventSink
+from masker.detect.merge import merge_spans
+from masker.detect.pipeline import Detector
+from masker.detect.spans import Span
+from masker.engine import MaskingError, TextField
+from masker.policy.model import Policy
+from masker.scope import Scope
+from masker.tokens.apply import TokenApplier
+from masker.tokens.rehydrate import Rehydrator
+from masker.tokens.scheme import TOKEN_RE
+
+
+class MaskingEngine:
+    """The engine the sidecar and the CLI use: detector + tokens + journal.
+
+    Beyond per-field detection it does two things a request needs as a whole:
+    *propagation* (a value detected in one field is masked wherever else it
+    occurs in the request, where context may have been too weak to find it)
+    and a *residual scan* (the masked texts are scanned again by the
+    rule-based passes; a finding outside a token blocks the request).
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        detector: Detector,
+        applier: TokenApplier,
+        rehydrator: Rehydrator,
+        sink: EventSink,
+    ) -> None:
+        self.policy = policy
+        self.detector = detector
+        self._applier = applier
+        self._rehydrator = rehydrator
+        self._sink = sink
+
+    def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
+        events: list[Event] = []
+        scanned = [i for i, f in enumerate(fields) if self.policy.scans_role(f.role)]
+        for i, f in enumerate(fields):
+            if i not in scanned:
+                events.append(self._event(SCAN_SKIPPED, scope, reason="role_not_scanned", path=f.path, role=f.role))
+        spans_by_field = self.detector.detect_batch([fields[i].text for i in scanned])
+        out = [f.text for f in fields]
+        found: dict[str, str] = {}  # value -> kind, for propagation
+        for i, spans in zip(scanned, spans_by_field):
+            text = fields[i].text
+            for s in spans:
+                if self._masks(s.kind) and len(text[s.start : s.end].strip()) >= _MIN_PROPAGATED_LEN:
+                    found.setdefault(text[s.start : s.end], s.kind)
+            out[i], ev = self._applier.apply(text, spans, scope)
+            events.extend(_with_path(ev, fields[i].path))
+        if found:
+            for i in scanned:
+                spans = _occurrences(out[i], found)
+                if spans:
+                    out[i], ev = self._applier.apply(out[i], spans, scope)
+                    events.extend(_with_path(ev, fields[i].path))
+        findings = sum(len(self._residual(out[i])) for i in scanned)
+        events.append(self._event(RESIDUAL_SCAN, scope, clean=findings == 0, findings=findings))
+        self._sink.append(events)
+        if findings:
+            raise MaskingError("residual_phi", f"{findings} identifier(s) remained after masking", 502)
+        return out
+
+    def rehydrate(
+        self,
+        text: str,
+        scope: Scope,
+        events: list[Event] | None = None,
+        *,
+        json_escape: bool = False,
+    ) -> str:
+        if "MSK" not in text:
+            return text
+        restored, ev = self._rehydrator.rehydrate(text, scope, json_escape=json_escape)
+        if events is not None:
+            events.extend(ev)
+        elif ev:
+            self._sink.append(ev)
+        return restored
+
+    def record(self, events: Sequence[Event]) -> None:
+        self._sink.append(events)
+
+    def _masks(self, kind: str) -> bool:
+        rule = self.policy.rule(kind)
+        return rule is not None and rule.action != "passthrough"
+
+    def _residual(self, text: str) -> list[Span]:
+        tokens = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+        return [
+            s
+            for s in self.detector.rule_based(text)
+            if self._masks(s.kind) and not any(a <= s.start and s.end <= b for a, b in tokens)
+        ]
+
+    def _event(self, kind: str, scope: Scope, *, reason: str | None = None, **detail: object) -> Event:
+        return Event(
+            kind=kind,
+            agent=scope.agent,
+            session=scope.session,
+            policy=self.policy.name,
+            policy_hash=self.policy.hash,
+            reason=reason,
+            detail=dict(detail),
+        )
+
+
+SCAN_SKIPPED = "scan_skipped"
+RESIDUAL_SCAN = "residual_scan"
+_MIN_PROPAGATED_LEN = 3
+
+
+def _with_path(events: list[Event], path: str) -> list[Event]:
+    for e in events:
+        e.detail.setdefault("path", path)
+    return events
+
+
+def _occurrences(text: str, found: dict[str, str]) -> list[Span]:
+    """Spans of already-detected values that occur again in ``text`` outside tokens."""
+    tokens = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    spans: list[Span] = []
+    for value, kind in found.items():
+        start = text.find(value)
+        while start != -1:
+            end = start + len(value)
+            if not any(a < end and start < b for a, b in tokens) and _word_bounded(text, start, end):
+                spans.append(Span(start, end, kind, "propagation", "propagation", 1.0))
+            start = text.find(value, end)
+    return merge_spans(spans)
+
+
+def _word_bounded(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or after.isalnum())
