@@ -105,7 +105,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from masker.detect.pipeline import Detector
     from masker.policy.load import default_policy_path, load_policy
 
-    policy = load_policy(args.policy or default_policy_path(), os.environ, check_keys=False)
+    policy = load_policy(args.policy or default_policy_path())  # detection needs no keys
     model_dir = None if args.no_ner else default_model_dir()
     ner = NerPass(model_dir) if model_dir is not None and "ner" in policy.passes else None
     detector = Detector(policy, ner=ner, cache=DetectionCache())

@@ -1,0 +1,153 @@
+"""``masker policy validate | diff | coverage``.
+
+Exit codes: validate 0 ok / 1 issues; diff 0 same / 1 different / 2 a file
+does not load; coverage 0 / 2 the policy or the model labels do not load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from masker.policy.coverage import coverage_matrix
+from masker.policy.diff import diff_policies
+from masker.policy.load import PolicyIssue, check_policy_file
+from masker.policy.model import Policy
+
+# diff compares what two files list, even when one predates a kind.
+_DIFF_TOLERATES = ("missing_entity", "unknown_entity")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    policy = subparsers.add_parser("policy", help="check, compare and assess mask policies")
+    commands = policy.add_subparsers(dest="policy_command", required=True)
+
+    validate = commands.add_parser(
+        "validate", help="validate a policy file (MASKER_KEY_<kid> must be set in this environment)"
+    )
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    validate.set_defaults(func=cmd_validate)
+
+    diff = commands.add_parser("diff", help="show what changes from policy A to policy B")
+    diff.add_argument("a", type=Path)
+    diff.add_argument("b", type=Path)
+    diff.add_argument("--json", action="store_true", help="machine-readable output")
+    diff.set_defaults(func=cmd_diff)
+
+    coverage = commands.add_parser(
+        "coverage", help="HIPAA Safe Harbor A-R and PCI coverage of a policy with the installed detectors"
+    )
+    coverage.add_argument("file", type=Path)
+    coverage.add_argument(
+        "--model-dir", type=Path, default=None, help="NER model directory (default: the one the proxy would load)"
+    )
+    coverage.add_argument("--json", action="store_true", help="machine-readable output")
+    coverage.set_defaults(func=cmd_coverage)
+
+
+def _issue_json(issue: PolicyIssue) -> dict[str, Any]:
+    return {"code": issue.code, "path": issue.path, "line": issue.line, "message": issue.message}
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _load_or_report(path: Path, tolerate: tuple[str, ...] = ()) -> Policy | None:
+    """The policy, or None after writing its issues to stderr (keys not checked)."""
+    policy, issues = check_policy_file(path, None, tolerate=tolerate)
+    if policy is None:
+        for issue in issues:
+            print(issue.format(str(path)), file=sys.stderr)
+    return policy
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    policy, issues = check_policy_file(args.file, os.environ)
+    ok = policy is not None and not issues
+    if args.json:
+        _print_json(
+            {
+                "file": str(args.file),
+                "ok": ok,
+                "name": policy.name if ok else None,
+                "hash": policy.hash if ok else None,
+                "issues": [_issue_json(i) for i in issues],
+            }
+        )
+    elif ok:
+        print(f"ok {policy.name} {policy.hash}")
+    else:
+        for issue in issues:
+            print(issue.format(str(args.file)))
+    return 0 if ok else 1
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    old = _load_or_report(args.a, _DIFF_TOLERATES)
+    new = _load_or_report(args.b, _DIFF_TOLERATES)
+    if old is None or new is None:
+        return 2
+    changes = diff_policies(old, new)
+    if args.json:
+        _print_json(
+            {
+                "same": not changes,
+                "a": {"file": str(args.a), "name": old.name, "hash": old.hash},
+                "b": {"file": str(args.b), "name": new.name, "hash": new.hash},
+                "changes": [c.to_json() for c in changes],
+            }
+        )
+    elif not changes:
+        print(f"same {new.hash}")
+    else:
+        print(f"--- {args.a} ({old.name} {old.hash[:12]})")
+        print(f"+++ {args.b} ({new.name} {new.hash[:12]})")
+        for change in changes:
+            print(change.describe())
+    return 1 if changes else 0
+
+
+def _detector_kinds(model_dir: Path | None) -> tuple[dict[str, frozenset[str]], Path | None]:
+    from masker.detect import ner, registry  # heavy: only this command needs the detectors
+
+    if model_dir is None:
+        model_dir = ner.default_model_dir()
+    return registry.detector_kinds(model_dir), model_dir
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    policy = _load_or_report(args.file)
+    if policy is None:
+        return 2
+    try:
+        kinds, model_dir = _detector_kinds(args.model_dir)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the NER model labels: {exc}", file=sys.stderr)
+        return 2
+    matrix = coverage_matrix(policy, kinds)
+    if args.json:
+        _print_json(
+            {
+                "policy": policy.name,
+                "hash": policy.hash,
+                "model_dir": str(model_dir) if model_dir is not None else None,
+                "detectors": {name: sorted(k) for name, k in kinds.items()},
+                "matrix": matrix,
+            }
+        )
+        return 0
+    print(f"policy {policy.name} {policy.hash[:12]}; NER model: {model_dir or 'none'}")
+    for letter, entry in matrix.items():
+        listed = f"  [{', '.join(entry['covered'])}]" if entry["covered"] else ""
+        print(f"{letter:<4}{entry['status']:<9}{entry['category']}{listed}")
+        for gap in entry["gaps"]:
+            print(f"{'':13}gap {gap['kind']}: {gap['reason']}")
+        if entry["note"]:
+            print(f"{'':13}note: {entry['note']}")
+    return 0

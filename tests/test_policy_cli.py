@@ -1,0 +1,169 @@
+"""``masker policy validate | diff | coverage``: output formats and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from masker.kinds import ALL_KINDS
+from masker.policy import cli as policy_cli
+from masker.policy.load import default_policy_path, load_policy
+
+KEY = "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI="
+SHIPPED = default_policy_path().read_text(encoding="utf-8")
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="masker")
+    policy_cli.add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["policy", *argv])
+    return args.func(args)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def keyed(monkeypatch):
+    monkeypatch.setenv("MASKER_KEY_K_HEALTHCARE", KEY)
+
+
+def shipped_hash() -> str:
+    return load_policy(default_policy_path()).hash
+
+
+# ----------------------------------------------------------------- validate
+
+
+def test_validate_ok(keyed, capsys):
+    assert run("validate", str(default_policy_path())) == 0
+    assert capsys.readouterr().out == f"ok healthcare-default {shipped_hash()}\n"
+
+
+def test_validate_prints_one_line_per_issue(keyed, tmp_path, capsys):
+    text = SHIPPED.replace("epsilon: 0.5", "epsilon: 3").replace("media: block", "media: sometimes")
+    path = write(tmp_path, "bad.yaml", text)
+    assert run("validate", str(path)) == 1
+    lines = capsys.readouterr().out.splitlines()
+    eps_line = text.splitlines().index("epsilon: 3") + 1
+    media_line = text.splitlines().index("media: sometimes") + 1
+    assert lines == [
+        f"{path}:{eps_line}: out_of_range: epsilon: must be between 0 and 1",
+        f"{path}:{media_line}: invalid_value: media: must be one of: block, allow",
+    ]
+
+
+def test_validate_reports_missing_key_of_the_real_environment(monkeypatch, capsys):
+    monkeypatch.delenv("MASKER_KEY_K_HEALTHCARE", raising=False)
+    assert run("validate", str(default_policy_path())) == 1
+    out = capsys.readouterr().out
+    assert ": unknown_kid: kid: MASKER_KEY_K_HEALTHCARE is not set" in out
+
+
+def test_validate_json(keyed, tmp_path, capsys):
+    assert run("validate", "--json", str(default_policy_path())) == 0
+    ok = json.loads(capsys.readouterr().out)
+    assert ok["ok"] is True and ok["hash"] == shipped_hash() and ok["issues"] == []
+
+    path = write(tmp_path, "bad.yaml", SHIPPED.replace("passes: [regex, ner]", "passes: [regex, gemma, bert]"))
+    assert run("validate", "--json", str(path)) == 1
+    bad = json.loads(capsys.readouterr().out)
+    assert bad["ok"] is False and bad["hash"] is None
+    assert bad["issues"] == [
+        {
+            "code": "invalid_pass",
+            "path": "passes[2]",
+            "line": SHIPPED.splitlines().index("passes: [regex, ner]") + 1,
+            "message": "unknown pass; known: regex, ner, diarize, gemma",
+        }
+    ]
+
+
+# --------------------------------------------------------------------- diff
+
+
+def test_diff_same_exits_0(tmp_path, capsys):
+    other = write(tmp_path, "b.yaml", SHIPPED.replace("passes: [regex, ner]", "passes: [regex, gemma]"))
+    assert run("diff", str(default_policy_path()), str(other)) == 0
+    assert capsys.readouterr().out == f"same {shipped_hash()}\n"
+
+
+def test_diff_lists_changes_and_exits_1(tmp_path, capsys):
+    text = SHIPPED.replace("action: redact}", "action: tokenize}").replace(
+        "tokenization: vault-deterministic", "tokenization: reversible-aead"
+    )
+    other = write(tmp_path, "b.yaml", text)
+    assert run("diff", str(default_policy_path()), str(other)) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("--- ") and lines[1].startswith("+++ ")
+    assert lines[2:] == [
+        "~ entities.CREDIT_CARD.action: redact -> tokenize",
+        "~ tokenization: vault-deterministic -> reversible-aead",
+    ]
+
+
+def test_diff_json_and_entities_from_an_older_file(tmp_path, capsys):
+    # An older file without NPI still diffs (it would not validate).
+    text = "\n".join(line for line in SHIPPED.splitlines() if not line.startswith("  NPI:"))
+    old = write(tmp_path, "old.yaml", text)
+    assert run("diff", "--json", str(old), str(default_policy_path())) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["same"] is False and out["b"]["hash"] == shipped_hash()
+    assert [(c["path"], c["change"]) for c in out["changes"]] == [("entities.NPI", "added")]
+    assert out["changes"][0]["new"]["action"] == "tokenize"
+
+
+def test_diff_of_a_broken_file_exits_2(tmp_path, capsys):
+    bad = write(tmp_path, "bad.yaml", SHIPPED.replace("version: 1", "version: one"))
+    assert run("diff", str(default_policy_path()), str(bad)) == 2
+    assert ": invalid_type: version:" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- coverage
+
+DETECTORS = {
+    "regex": frozenset(ALL_KINDS - {"NAME", "LOCATION", "ORGANIZATION"}),
+    "spoken": frozenset({"PHONE"}),
+    "ner": frozenset({"NAME", "LOCATION"}),
+}
+
+
+@pytest.fixture
+def detectors(monkeypatch):
+    monkeypatch.setattr(policy_cli, "_detector_kinds", lambda model_dir: (DETECTORS, model_dir))
+
+
+def test_coverage_text(detectors, capsys):
+    assert run("coverage", str(default_policy_path())) == 0
+    out = capsys.readouterr().out
+    assert "\nA   full     Names  [NAME]\n" in out
+    assert "\nR   partial  Any other unique identifying number" in out
+    assert "gap ORGANIZATION: not detected:" in out
+    assert "\nP   blocked  Biometric identifiers\n" in out
+    assert "\nPCI full     Payment card numbers (PCI DSS)  [CREDIT_CARD]\n" in out
+
+
+def test_coverage_json_reflects_the_policy(detectors, tmp_path, capsys):
+    text = SHIPPED.replace(
+        "PHONE:        {enabled: true, regex: true, ner: true, confidence_threshold: 0.6, action: tokenize}",
+        "PHONE:        {enabled: true, regex: true, ner: true, confidence_threshold: 0.6, action: passthrough}",
+    )
+    path = write(tmp_path, "p.yaml", text)
+    assert run("coverage", "--json", str(path)) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["detectors"]["ner"] == ["LOCATION", "NAME"]
+    assert out["matrix"]["D"]["status"] == "none"
+    assert out["matrix"]["A"]["status"] == "full"
+    assert out["matrix"]["Q"]["status"] == "blocked"
+
+
+def test_coverage_of_invalid_policy_exits_2(detectors, tmp_path, capsys):
+    path = write(tmp_path, "p.yaml", SHIPPED.replace("media: block", "media: yes please"))
+    assert run("coverage", str(path)) == 2
+    assert "invalid_value: media" in capsys.readouterr().err
