@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from masker.audit.events import Event, EventSink
+from masker.audit.events import REDACTION_APPLIED, Event, EventSink
 from masker.detect.merge import merge_spans
 from masker.detect.pipeline import Detector
 from masker.detect.spans import Span
@@ -52,6 +52,7 @@ class MaskingEngine:
         spans_by_field = self.detector.detect_batch([fields[i].text for i in scanned])
         out = [f.text for f in fields]
         found: dict[str, str] = {}  # value -> kind, for propagation
+        produced: set[str] = set()  # replacements written (surrogates are not tokens)
         for i, spans in zip(scanned, spans_by_field):
             text = fields[i].text
             for s in spans:
@@ -59,13 +60,15 @@ class MaskingEngine:
                     found.setdefault(text[s.start : s.end], s.kind)
             out[i], ev = self._applier.apply(text, spans, scope)
             events.extend(_with_path(ev, fields[i].path))
+            produced.update(_replacements(out[i], ev))
         if found:
             for i in scanned:
-                spans = _occurrences(out[i], found)
+                spans = _occurrences(out[i], found, produced)
                 if spans:
                     out[i], ev = self._applier.apply(out[i], spans, scope)
                     events.extend(_with_path(ev, fields[i].path))
-        findings = sum(len(self._residual(out[i])) for i in scanned)
+                    produced.update(_replacements(out[i], ev))
+        findings = sum(len(self._residual(out[i], produced)) for i in scanned)
         events.append(self._event(RESIDUAL_SCAN, scope, clean=findings == 0, findings=findings))
         self._sink.append(events)
         if findings:
@@ -96,12 +99,13 @@ class MaskingEngine:
         rule = self.policy.rule(kind)
         return rule is not None and rule.action != "passthrough"
 
-    def _residual(self, text: str) -> list[Span]:
-        tokens = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    def _residual(self, text: str, produced: set[str]) -> list[Span]:
+        """Identifiers the rule-based passes still find outside what Masker wrote."""
+        written = _written_ranges(text, produced)
         return [
             s
             for s in self.detector.rule_based(text)
-            if self._masks(s.kind) and not any(a <= s.start and s.end <= b for a, b in tokens)
+            if self._masks(s.kind) and not any(a <= s.start and s.end <= b for a, b in written)
         ]
 
     def _event(self, kind: str, scope: Scope, *, reason: str | None = None, **detail: object) -> Event:
@@ -127,9 +131,28 @@ def _with_path(events: list[Event], path: str) -> list[Event]:
     return events
 
 
-def _occurrences(text: str, found: dict[str, str]) -> list[Span]:
-    """Spans of already-detected values that occur again in ``text`` outside tokens."""
-    tokens = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+def _replacements(masked: str, events: list[Event]) -> set[str]:
+    return {
+        masked[e.detail["out"][0] : e.detail["out"][1]]
+        for e in events
+        if e.kind == REDACTION_APPLIED and "out" in e.detail
+    }
+
+
+def _written_ranges(text: str, produced: set[str]) -> list[tuple[int, int]]:
+    """Ranges of ``text`` that Masker wrote: tokens, placeholders, surrogates."""
+    ranges = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    for value in produced:
+        start = text.find(value)
+        while start != -1:
+            ranges.append((start, start + len(value)))
+            start = text.find(value, start + 1)
+    return ranges
+
+
+def _occurrences(text: str, found: dict[str, str], produced: set[str]) -> list[Span]:
+    """Spans of already-detected values that occur again in ``text`` outside what Masker wrote."""
+    tokens = _written_ranges(text, produced)
     spans: list[Span] = []
     for value, kind in found.items():
         start = text.find(value)
