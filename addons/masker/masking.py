@@ -161,7 +161,7 @@ def _occurrences(text: str, found: dict[str, str], produced: set[str]) -> list[S
             if not any(a < end and start < b for a, b in tokens) and _word_bounded(text, start, end):
                 spans.append(Span(start, end, kind, "propagation", "propagation", 1.0))
             start = text.find(value, end)
-    return merge_spans(spans)
+    return merge_spans(spans, text=text)
 
 
 def _word_bounded(text: str, start: int, end: int) -> bool:

@@ -1,14 +1,20 @@
 """Check digits and validity rules shared by the regex and spoken-form passes.
 
 All functions take the digit string only (separators already removed).
+Digits must be ASCII: ``str.isdigit`` alone accepts "²" or Arabic-Indic digits,
+whose code points would corrupt the arithmetic.
 """
 
 from __future__ import annotations
 
 
+def _ascii_digits(s: str) -> bool:
+    return s.isascii() and s.isdigit()
+
+
 def luhn_ok(digits: str) -> bool:
     """ISO/IEC 7812 Luhn check (credit cards, NPI with prefix)."""
-    if not digits.isdigit() or len(digits) < 2:
+    if not _ascii_digits(digits) or len(digits) < 2:
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -28,7 +34,7 @@ def card_ok(digits: str) -> bool:
 
 def ssn_ok(digits: str) -> bool:
     """SSA rules: 9 digits, area not 000/666/9xx, group not 00, serial not 0000."""
-    if len(digits) != 9 or not digits.isdigit():
+    if len(digits) != 9 or not _ascii_digits(digits):
         return False
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
@@ -36,7 +42,7 @@ def ssn_ok(digits: str) -> bool:
 
 def aba_ok(digits: str) -> bool:
     """ABA routing number: 9 digits, weights 3-7-1, first two digits 00-12, 21-32, 61-72, 80."""
-    if len(digits) != 9 or not digits.isdigit():
+    if len(digits) != 9 or not _ascii_digits(digits):
         return False
     prefix = int(digits[:2])
     if not (prefix <= 12 or 21 <= prefix <= 32 or 61 <= prefix <= 72 or prefix == 80):
@@ -47,7 +53,7 @@ def aba_ok(digits: str) -> bool:
 
 def npi_ok(digits: str) -> bool:
     """US National Provider Identifier: 10 digits, Luhn over '80840' + digits."""
-    return len(digits) == 10 and digits.isdigit() and digits[0] in "12" and luhn_ok("80840" + digits)
+    return len(digits) == 10 and _ascii_digits(digits) and digits[0] in "12" and luhn_ok("80840" + digits)
 
 
 _VIN_VALUES = {
@@ -69,3 +75,23 @@ def vin_ok(vin: str) -> bool:
     total = sum(_VIN_VALUES[c] * w for c, w in zip(vin, _VIN_WEIGHTS))
     check = total % 11
     return vin[8] == ("X" if check == 10 else str(check))
+
+
+_DEA_FIRST = frozenset("ABCDEFGHJKLMPRSTUX")
+
+
+def dea_ok(dea: str) -> bool:
+    """DEA registration number: registrant letter, name letter (or 9), 7 digits.
+
+    Check: (d1 + d3 + d5) + 2 * (d2 + d4 + d6), last digit equals d7.
+    """
+    dea = dea.upper()
+    if len(dea) != 9 or not dea.isascii() or dea[0] not in _DEA_FIRST:
+        return False
+    if not (dea[1].isalpha() or dea[1] == "9"):
+        return False
+    d = dea[2:]
+    if not _ascii_digits(d):
+        return False
+    n = [ord(c) - 48 for c in d]
+    return (n[0] + n[2] + n[4] + 2 * (n[1] + n[3] + n[5])) % 10 == n[6]

@@ -64,7 +64,7 @@ class Detector:
         for j, i in enumerate(todo):
             text = texts[i]
             candidates = self._rule_based(text) + ner_spans[j]
-            spans = merge_spans(_promote_dob(text, self._allowed(candidates)))
+            spans = merge_spans(_promote_dob(text, self._allowed(candidates)), text=text)
             results[i] = spans
             if self._cache is not None:
                 self._cache.put(self.policy.hash, text, spans)
@@ -72,7 +72,7 @@ class Detector:
 
     def rule_based(self, text: str) -> list[Span]:
         """Regex + spoken passes only, filtered and merged (used for residual scans)."""
-        return merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))))
+        return merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))), text=text)
 
     def _rule_based(self, text: str) -> list[Span]:
         spans: list[Span] = []
