@@ -54,11 +54,17 @@ def pending_token_start(text: str) -> int | None:
 
     The tail ``text[i:]`` is held back by a stream rehydrator when it is a
     proper prefix of a token, or a complete AEAD token that might still grow.
-    A complete vault token (fixed length) is never held back.
+    A complete vault token (fixed length) is never held back, and an ``M``
+    inside a complete token (a body may contain ``M``) starts nothing.
     """
     start = max(0, len(text) - MAX_TOKEN_LEN)
+    complete = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text, start)]
     i = text.find("M", start)
     while i != -1:
+        inside = next((end for s, end in complete if s < i < end), None)
+        if inside is not None:
+            i = text.find("M", inside)
+            continue
         m = _TOKEN_PREFIX_RE.fullmatch(text, pos=i, partial=True)
         if m is not None:
             tail = text[i:]

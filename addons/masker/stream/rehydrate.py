@@ -1,0 +1,144 @@
+"""Per-key stream rehydration: hold back only what could still become a token.
+
+Each stream of text deltas (a chat choice, a tool call's arguments, a content
+block, an output item) has its own pending tail. A delta is appended to the
+tail; everything before the first position where a token could still begin
+is rehydrated and emitted at once, the rest waits for the next delta or for
+the key to be flushed. Text without an ``M`` is therefore never delayed.
+
+``SseRehydrator`` glues the SSE parser to an ``EventRehydrator`` (one per
+provider stream shape) that rewrites parsed JSON events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, Iterable, Protocol
+
+from masker.providers.base import RehydrateFn
+from masker.stream.sse import SseEvent, SseParser, make_event
+from masker.tokens.scheme import pending_token_start
+
+
+Envelope = Callable[[str], Any]
+
+
+@dataclass(slots=True)
+class _Tail:
+    text: str
+    json_escape: bool
+    envelope: Envelope
+
+
+class PendingTails:
+    """Pending (not yet emitted) text per key, in first-seen order.
+
+    ``envelope`` builds the event that carries a flushed tail: it is given
+    the rehydrated text and returns a JSON object shaped like the key's last
+    delta event.
+    """
+
+    def __init__(self, rehydrate: RehydrateFn) -> None:
+        self._rehydrate = rehydrate
+        self._tails: dict[Hashable, _Tail] = {}
+
+    def push(self, key: Hashable, text: str, *, envelope: Envelope, json_escape: bool = False) -> str:
+        """Rehydrated text of ``key`` that can be emitted now (may be empty)."""
+        tail = self._tails.pop(key, None)
+        buf = tail.text + text if tail is not None else text
+        cut = pending_token_start(buf)
+        if cut is None:
+            cut = len(buf)
+        if cut < len(buf):
+            self._tails[key] = _Tail(buf[cut:], json_escape, envelope)
+        return self._rehydrate(buf[:cut], json_escape=json_escape) if cut else ""
+
+    def take(self, key: Hashable) -> str:
+        """Rehydrated pending text of ``key`` (empty if none); the key is done."""
+        tail = self._tails.pop(key, None)
+        if tail is None:
+            return ""
+        return self._rehydrate(tail.text, json_escape=tail.json_escape)
+
+    def keys(self) -> list[Hashable]:
+        return list(self._tails)
+
+    def flush(self, keys: Iterable[Hashable] | None = None) -> list[Any]:
+        """Envelope events carrying the pending text of ``keys`` (default: all)."""
+        chosen = list(self._tails) if keys is None else [k for k in keys if k in self._tails]
+        out = []
+        for key in chosen:
+            tail = self._tails[key]
+            out.append(tail.envelope(self.take(key)))
+        return out
+
+
+class EventRehydrator(Protocol):
+    """Rewrites the parsed JSON events of one stream shape."""
+
+    def event(self, obj: Any) -> tuple[list[Any], Any | None]:
+        """(extra events to send first, the rewritten event or None if unchanged).
+
+        ``obj`` was freshly parsed for this call: the handler owns it and may
+        rewrite it in place or keep it as a template for later flushes.
+        """
+
+    def end(self) -> list[Any]:
+        """Events that flush every pending tail (end of stream, ``[DONE]``)."""
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+class SseRehydrator:
+    """Raw upstream SSE bytes in, rehydrated SSE bytes out, under any chunking."""
+
+    def __init__(self, handler: EventRehydrator) -> None:
+        self._handler = handler
+        self._parser = SseParser()
+        self._last: SseEvent | None = None  # the last event as it was sent
+        self._like: SseEvent | None = None  # the last data event: framing for flushes
+
+    def feed(self, data: bytes) -> bytes:
+        """Bytes to send now for ``data`` (possibly empty while a tail is held)."""
+        return b"".join(self._event(ev) for ev in self._parser.feed(data))
+
+    def finish(self) -> bytes:
+        """End of body: the rest of the stream and every pending tail."""
+        out = b"".join(self._event(ev) for ev in self._parser.finish())
+        extras = self._handler.end()
+        if extras:
+            if self._last is not None:
+                out += self._last.closing()
+            out += self._frame(extras, self._like)
+        return out
+
+    def _event(self, ev: SseEvent) -> bytes:
+        self._last = ev
+        data = ev.data
+        if data is None or not ev.is_utf8:
+            return ev.raw()
+        self._like = ev
+        if data.strip() == "[DONE]":
+            return self._frame(self._handler.end(), ev) + ev.raw()
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return ev.raw()
+        extras, new = self._handler.event(obj)
+        if new is not None:
+            self._last = ev.with_data(dumps(new))
+        return self._frame(extras, ev) + self._last.raw()
+
+    @staticmethod
+    def _frame(objs: list[Any], like: SseEvent | None) -> bytes:
+        """Serialize extra events in the framing of ``like`` (event: line, EOL)."""
+        eol = like.eol if like is not None else b"\n"
+        named = like is not None and like.event_type is not None
+        out = b""
+        for obj in objs:
+            name = obj.get("type") if named and isinstance(obj, dict) else None
+            out += make_event(dumps(obj), event=name if isinstance(name, str) else None, eol=eol).raw()
+        return out
