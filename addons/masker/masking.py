@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from masker.audit.events import REDACTION_APPLIED, Event, EventSink
+from masker.audit.events import REDACTION_APPLIED, RESIDUAL_SCAN, SCAN_SKIPPED, Event, EventSink
 from masker.detect.merge import merge_spans
 from masker.detect.pipeline import Detector
 from masker.detect.spans import Span
@@ -120,8 +120,6 @@ class MaskingEngine:
         )
 
 
-SCAN_SKIPPED = "scan_skipped"
-RESIDUAL_SCAN = "residual_scan"
 _MIN_PROPAGATED_LEN = 3
 
 

@@ -20,7 +20,7 @@ import yaml
 
 from masker.audit.events import POLICY_LOADED, Event
 from masker.audit.journal import Journal
-from masker.audit.keys import load_audit_key, load_signing_key
+from masker.audit.keys import audit_key_from_env, signing_key_from_env
 from masker.detect.cache import DetectionCache
 from masker.detect.ner import NerPass, default_model_dir
 from masker.detect.pipeline import Detector
@@ -140,8 +140,8 @@ def open_runtime(
     env = with_dev_keys(data_dir, env, kids)
     policy = load_policy_for_runtime(policy_path, env)
     keyring = Keyring.from_env(env)
-    audit_key = load_audit_key(env)
-    signing_key = load_signing_key(env)
+    audit_key = audit_key_from_env(env)
+    signing_key = signing_key_from_env(env)
     ner = _open_ner(policy, model_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     vault = Vault(data_dir / "vault.sqlite", keyring)

@@ -1,0 +1,392 @@
+"""Per-session compliance reports: "Masker Audit Schema v1" JSON, signed, plus a PDF.
+
+The JSON file holds exactly the RFC 8785 canonical bytes that are signed
+(Ed25519); the signature sits next to it (``<name>.json.sig``, 64 raw bytes)
+with the public key (``<name>.pub.pem``), so an auditor can check it with
+``openssl pkeyutl -verify -pubin -rawin`` and no Python. The PDF shows the
+same ``merkle_root_hex`` and carries the JSON and signature as attachments.
+Reports read only the journal, which is verified first.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from .events import RESIDUAL_SCAN
+from . import checkpoint as cpmod
+from .keys import fingerprint, public_key_pem
+from .merkle import CompactRange, leaf_hash
+from .verify import ChainBroken, ChainState, Record, VerifyResult, initial_state, scan, shared_lock
+
+SCHEMA = "masker-audit-v1"
+SIG_SUFFIX = ".sig"
+PUB_SUFFIX = ".pub.pem"
+
+PSEUDONYM_STATEMENT = (
+    "Masker replaces detected identifiers with tokens derived from the values under keys "
+    "(keyed HMAC or AEAD). These tokens are pseudonyms (re-identification codes) under "
+    "45 CFR 164.514(c); the masked text is NOT de-identified under the Safe Harbor method "
+    "of 45 CFR 164.514(b)(2), and remains PHI for whoever holds the keys or the vault. "
+    "The coverage matrix states which Safe Harbor identifier kinds the policy looks for, "
+    "not that every instance was found."
+)
+PCI_NOTE = (
+    "Payment card numbers (12-19 digits passing Luhn) are in PCI DSS scope, not a Safe Harbor "
+    "category. Masker tokenizes detected PANs before they leave; tokens and vault entries are "
+    "keyed (HMAC / AES-GCM-SIV) with keys from the environment. Detection counts below are of "
+    "events, never of values."
+)
+RETENTION_STATEMENT = (
+    "Journal day files older than retention_days are deleted as whole files; a signed anchor "
+    "checkpoint at each cut keeps the remaining chain and its Merkle root verifiable."
+)
+
+
+class ReportError(Exception):
+    """No report can be produced (the journal does not verify, or the session has no events)."""
+
+
+def build_report(
+    directory: Path,
+    audit_key: bytes,
+    session: str,
+    signing_key: SigningKey,
+    *,
+    coverage: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+    policy: Any | None,
+    out_dir: Path,
+    created: datetime | None = None,
+) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<name>.json`` (+ ``.sig``, ``.pub.pem``) and ``<name>.pdf``.
+
+    ``coverage`` is the Safe Harbor matrix at generation time
+    (``masker.policy.coverage.coverage_matrix``), or a callable returning it.
+    ``policy`` (a ``masker.policy.model.Policy``) supplies retention settings.
+    Same journal, session, key and ``created`` give byte-identical files.
+    """
+    created = (created or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+    matrix = coverage() if callable(coverage) else coverage
+    events, context, journal = _session_events(Path(directory), audit_key, session)
+    if not events:
+        raise ReportError("no journal events for this session")
+    doc = report_document(
+        events, journal, session, signing_key, coverage=matrix, policy=policy, created=created, context=context
+    )
+    data = rfc8785.dumps(doc)
+    signature = signing_key.sign(data).signature
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"masker-report-{_safe_name(session)}-{created.strftime('%Y%m%dT%H%M%SZ')}"
+    json_path = out_dir / f"{stem}.json"
+    cpmod.write_atomic(json_path, data)
+    cpmod.write_atomic(out_dir / f"{stem}.json{SIG_SUFFIX}", signature)
+    cpmod.write_atomic(out_dir / f"{stem}{PUB_SUFFIX}", public_key_pem(signing_key.verify_key).encode("ascii"))
+
+    from .pdf import render_pdf  # fpdf2 is only needed here
+
+    pdf_path = out_dir / f"{stem}.pdf"
+    cpmod.write_atomic(pdf_path, render_pdf(doc, data, signature, json_name=json_path.name, created=created))
+    return json_path, pdf_path
+
+
+def _safe_name(session: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", session)[:48]
+    if cleaned != session:
+        cleaned += "-" + hashlib.sha256(session.encode("utf-8")).hexdigest()[:8]
+    return cleaned or "session"
+
+
+def _session_events(
+    directory: Path, audit_key: bytes, session: str
+) -> tuple[list[Record], list[Record], dict[str, Any]]:
+    """The session's records, the session-less ``policy_loaded`` records in force
+    during it, and the journal's state, after verifying the whole journal."""
+    found: list[Record] = []
+    loaded: list[Record] = []  # process-wide policy_loaded events (no session)
+
+    def keep(rec: Record, _st: ChainState) -> None:
+        if rec.body.get("session") == session:
+            found.append(rec)
+        elif rec.body.get("kind") == "policy_loaded" and not rec.body.get("session"):
+            loaded.append(rec)
+
+    with shared_lock(directory):
+        try:
+            state = initial_state(directory)
+            scan(directory, audit_key, state, keep)
+        except ChainBroken as exc:
+            raise ReportError(f"journal does not verify: {exc}") from None
+    journal = {
+        "size": state.size,
+        "first_retained_seq": state.first_seq,
+        "last_hash": state.last_hash,
+        "merkle_root_hex": state.tree.root().hex(),
+        "chain": "chain ok",
+    }
+    context: list[Record] = []
+    if found:  # the policy in force when the session began, and any loaded during it
+        first, last = found[0].seq, found[-1].seq
+        context = [r for r in loaded if r.seq < first][-1:] + [r for r in loaded if first < r.seq < last]
+    return found, context, journal
+
+
+def session_merkle_root(records: list[Record]) -> str:
+    """RFC 6962 root over the session's canonical event bodies, in seq order."""
+    tree = CompactRange()
+    for rec in records:
+        tree.append(leaf_hash(rec.body_bytes))
+    return tree.root().hex()
+
+
+def report_document(
+    records: list[Record],
+    journal: dict[str, Any],
+    session: str,
+    signing_key: SigningKey,
+    *,
+    coverage: Mapping[str, Any],
+    policy: Any | None,
+    created: datetime,
+    context: Sequence[Record] = (),
+) -> dict[str, Any]:
+    """The unsigned "Masker Audit Schema v1" document (see docs/audit-schema-v1.md).
+
+    ``context``: process-wide ``policy_loaded`` records in force during the
+    session; they inform policy and tokenization facts but are not counted
+    and are not leaves of the session's Merkle tree.
+    """
+    bodies = [r.body for r in records]
+    by_kind = Counter(b["kind"] for b in bodies)
+    by_entity: dict[str, Counter[str]] = defaultdict(Counter)
+    for b in bodies:
+        if b.get("entity_kind"):
+            by_entity[b["entity_kind"]][b["kind"]] += 1
+
+    in_order = [r.body for r in sorted([*context, *records], key=lambda r: r.seq)]
+    seen = [(b.get("policy") or "", b["policy_hash"]) for b in in_order if b.get("policy_hash")]
+    policies = sorted(set(seen))
+    current = {"name": seen[-1][0], "hash": seen[-1][1]} if seen else {"name": "", "hash": ""}
+    if policy is not None:
+        current = {"name": policy.name, "hash": policy.hash}
+
+    residual = [b for b in bodies if b["kind"] == RESIDUAL_SCAN]
+    dirty = [b for b in residual if not b.get("detail", {}).get("clean", False)]
+    residual_doc = {
+        "scans": len(residual),
+        "clean": len(residual) - len(dirty),
+        "with_findings": len(dirty),
+        "findings_total": sum(int(b.get("detail", {}).get("findings", 0) or 0) for b in residual),
+        "status": "not_run" if not residual else ("clean" if not dirty else "findings"),
+    }
+
+    hosts: dict[str, dict[str, Any]] = {}
+    for b in bodies:
+        if b["kind"] == "request_forwarded":
+            d = b.get("detail", {})
+            h = hosts.setdefault(str(d.get("host", "")), {"requests": 0, "paths": set()})
+            h["requests"] += 1
+            if d.get("path"):
+                h["paths"].add(str(d["path"]))
+    upstream = [{"host": k, "requests": v["requests"], "paths": sorted(v["paths"])} for k, v in sorted(hosts.items())]
+
+    schemes, kids = set(), set()
+    for b in in_order:
+        d = b.get("detail", {})
+        if b["kind"] == "policy_loaded":
+            if d.get("tokenization"):
+                schemes.add(str(d["tokenization"]))
+            if d.get("kid"):
+                kids.add(str(d["kid"]))
+        token = b.get("token") or ""
+        parts = token.split(".")
+        if len(parts) == 4 and parts[0].startswith("MSK"):
+            kids.add(parts[2])
+    if policy is not None:
+        schemes.add(policy.tokenization)
+
+    times = sorted(b["ts"] for b in bodies)
+    agents = sorted({b.get("agent") or "" for b in bodies})
+    retention_days = policy.audit.retention_days if policy is not None else None
+    log_payloads = policy.audit.log_payloads if policy is not None else None
+    statuses = Counter(str(v.get("status", "")) for v in coverage.values())
+    vk = signing_key.verify_key
+    return {
+        "schema": SCHEMA,
+        "generated_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "session": session,
+        "agent": agents[0] if len(agents) == 1 else None,
+        "agents": agents,
+        "time_range": {"first": times[0], "last": times[-1]},
+        "policy": {"name": current["name"], "hash": current["hash"], "seen": [{"name": n, "hash": h} for n, h in policies]},
+        "events": {
+            "count": len(records),
+            "first_seq": records[0].seq,
+            "last_seq": records[-1].seq,
+            "by_kind": dict(sorted(by_kind.items())),
+            "by_entity": {k: dict(sorted(v.items())) for k, v in sorted(by_entity.items())},
+        },
+        "merkle_root_hex": session_merkle_root(records),
+        "journal": journal,
+        "coverage": {
+            "computed_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "summary": dict(sorted(statuses.items())),
+            "categories": {k: coverage[k] for k in sorted(coverage)},
+        },
+        "pci": {"card_detections": by_entity.get("CREDIT_CARD", Counter()).get("detection", 0), "note": PCI_NOTE},
+        "residual_scan": residual_doc,
+        "rehydration": {"successes": by_kind.get("rehydration", 0), "failures": by_kind.get("rehydration_failed", 0)},
+        "requests": {"forwarded": by_kind.get("request_forwarded", 0), "blocked": by_kind.get("request_blocked", 0)},
+        "upstream": upstream,
+        "tokenization": {
+            "schemes": sorted(schemes),
+            "kids": sorted(kids),
+            "key_rotations": by_kind.get("key_rotated", 0),
+            "vault_drops": by_kind.get("vault_dropped", 0),
+        },
+        "retention": {
+            "retention_days": retention_days,
+            "log_payloads": log_payloads,
+            "payloads_in_clear": False,
+            "journal_first_retained_seq": journal["first_retained_seq"],
+            "statement": RETENTION_STATEMENT,
+        },
+        "statement": PSEUDONYM_STATEMENT,
+        "signer": {
+            "alg": "Ed25519",
+            "public_key_b64": base64.b64encode(bytes(vk)).decode("ascii"),
+            "fingerprint": fingerprint(vk),
+        },
+    }
+
+
+# -- verification -------------------------------------------------------------
+
+
+def verify_report(
+    path: Path,
+    *,
+    pubkey: VerifyKey | None = None,
+    journal_dir: Path | None = None,
+    audit_key: bytes | None = None,
+) -> VerifyResult:
+    """Check a report (``.json`` with its ``.json.sig``, or ``.pdf``); the message names the first failure.
+
+    Checks: canonical JSON, Ed25519 signature (with ``pubkey``, else the key
+    the report names, which proves integrity only), for a PDF that its
+    attachment is the signed JSON it displays (and equals a sibling ``.json``),
+    and with ``journal_dir`` + ``audit_key`` that the journal still verifies
+    and yields the same Merkle roots.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".pdf":
+            data, signature, text = _read_pdf(path)
+        else:
+            data = path.read_bytes()
+            signature = path.with_name(path.name + SIG_SUFFIX).read_bytes()
+            text = None
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot read report: {exc}")
+    try:
+        doc = json.loads(data)
+        canonical_ok = rfc8785.dumps(doc) == data
+    except (ValueError, TypeError, rfc8785.CanonicalizationError):
+        return _fail("report JSON does not parse")
+    if not canonical_ok:
+        return _fail("report JSON is not in canonical form (altered)")
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        return _fail(f"not a {SCHEMA} report")
+    try:
+        named = VerifyKey(base64.b64decode(doc["signer"]["public_key_b64"]))
+    except (KeyError, TypeError, ValueError):
+        return _fail("report does not name its signing key")
+    if pubkey is not None and bytes(pubkey) != bytes(named):
+        return _fail(f"report is signed by another key ({fingerprint(named)}, expected {fingerprint(pubkey)})")
+    try:
+        (pubkey or named).verify(data, signature)
+    except (BadSignatureError, ValueError):
+        return _fail("signature does not verify")
+    if text is not None:
+        compact = "".join(text.split())
+        if doc.get("merkle_root_hex", "") not in compact:
+            return _fail("PDF shows a different Merkle root than its embedded JSON")
+        sibling = path.with_suffix(".json")
+        if sibling.exists() and sibling.read_bytes() != data:
+            return _fail(f"PDF's embedded JSON differs from {sibling.name}")
+    count = int(doc.get("events", {}).get("count", 0))
+    if journal_dir is not None and audit_key is not None:
+        problem = _check_against_journal(doc, Path(journal_dir), audit_key)
+        if problem:
+            return _fail(problem, first_bad_seq=doc.get("events", {}).get("first_seq"))
+    note = "" if pubkey is not None else " (checked with the key the report names; pin it with --pubkey)"
+    journal_note = "" if journal_dir is not None and audit_key is not None else " (journal not checked)"
+    return VerifyResult(True, count, f"report ok{note}{journal_note}", None, merkle_root=str(doc.get("merkle_root_hex")))
+
+
+def _fail(message: str, first_bad_seq: int | None = None) -> VerifyResult:
+    return VerifyResult(False, 0, message, first_bad_seq)
+
+
+def _read_pdf(path: Path) -> tuple[bytes, bytes, str]:
+    """The embedded JSON, its signature, and the page text."""
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        raise ValueError("verifying a PDF needs the pypdf package") from None
+    try:
+        reader = PdfReader(path)
+        attachments = reader.attachments
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as exc:  # pypdf raises many types on a damaged file
+        raise ValueError(f"unreadable PDF ({type(exc).__name__})") from None
+    jsons = [n for n in attachments if n.endswith(".json")]
+    if len(jsons) != 1 or jsons[0] + SIG_SUFFIX not in attachments:
+        raise ValueError("PDF does not carry exactly one signed JSON attachment and its signature")
+    return attachments[jsons[0]][0], attachments[jsons[0] + SIG_SUFFIX][0], text
+
+
+def _check_against_journal(doc: dict[str, Any], directory: Path, audit_key: bytes) -> str | None:
+    """Recompute the session and journal Merkle roots as of the report's journal size."""
+    try:
+        size = int(doc["journal"]["size"])
+        session = doc["session"]
+        first_seq = int(doc["events"]["first_seq"])
+    except (KeyError, TypeError, ValueError):
+        return "report lacks its journal facts"
+    found: list[Record] = []
+    roots: dict[str, str] = {}
+
+    def keep(rec: Record, st: ChainState) -> None:
+        if rec.seq < size and rec.body.get("session") == session:
+            found.append(rec)
+        if st.size == size:
+            roots["journal"] = st.tree.root().hex()
+
+    with shared_lock(directory):
+        try:
+            state = initial_state(directory)
+            if state.first_seq > first_seq:
+                return f"journal no longer holds this session's events (retention cut at seq {state.first_seq})"
+            scan(directory, audit_key, state, keep)
+        except ChainBroken as exc:
+            return f"journal does not verify: {exc}"
+    if state.size < size:
+        return f"journal has {state.size} events, fewer than the {size} the report was made from (truncated or rolled back)"
+    if roots.get("journal") != doc["journal"].get("merkle_root_hex"):
+        return "journal Merkle root differs from the report's (journal rewritten since)"
+    if session_merkle_root(found) != doc.get("merkle_root_hex"):
+        return "session Merkle root differs from the journal's events for this session"
+    return None

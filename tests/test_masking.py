@@ -1,0 +1,149 @@
+"""The masking engine with real detectors, tokens and vault (no proxy)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from masker.audit.events import MemorySink
+from masker.detect.cache import DetectionCache
+from masker.detect.pipeline import Detector
+from masker.engine import MaskingError, TextField
+from masker.masking import MaskingEngine
+from masker.policy.load import default_policy_path, load_policy
+from masker.policy.model import EntityRule
+from masker.scope import Scope
+from masker.tokens.apply import TokenApplier
+from masker.tokens.keys import Keyring
+from masker.tokens.rehydrate import Rehydrator
+from masker.tokens.scheme import TOKEN_RE
+from masker.tokens.vault import Vault
+
+ENV = {"MASKER_KEY_K_HEALTHCARE": base64.b64encode(b"m" * 32).decode()}
+SCOPE = Scope("intake-bot", "call-1")
+PHONE = "415-555-0142"
+SSN = "123-45-6789"
+DOB = "04/12/1961"
+
+
+def make_engine(tmp_path: Path, **policy_changes) -> tuple[MaskingEngine, MemorySink]:
+    policy = replace(load_policy(default_policy_path(), ENV), **{"passes": ("regex",), **policy_changes})
+    keyring = Keyring.from_env(ENV)
+    vault = Vault(tmp_path / "vault.sqlite", keyring)
+    sink = MemorySink()
+    engine = MaskingEngine(
+        policy,
+        Detector(policy, cache=DetectionCache()),
+        TokenApplier(policy, keyring, vault),
+        Rehydrator(keyring, vault, policy),
+        sink,
+    )
+    return engine, sink
+
+
+def fields(*texts: str, role: str = "user") -> list[TextField]:
+    return [TextField(t, role, f"messages/{i}/content") for i, t in enumerate(texts)]
+
+
+def test_masks_identifiers_and_rehydrates_them_in_scope(tmp_path: Path) -> None:
+    engine, _ = make_engine(tmp_path)
+    text = f"DOB {DOB}, call {PHONE}, SSN {SSN}; my social is one two three forty five sixty seven eighty nine"
+    [masked] = engine.mask_texts(fields(text), SCOPE)
+    for value in (PHONE, SSN, DOB, "one two three forty five"):
+        assert value not in masked
+    assert len(TOKEN_RE.findall(masked)) == 4
+    assert engine.rehydrate(masked, SCOPE) == text
+
+
+def test_other_scope_gets_placeholders_not_values(tmp_path: Path) -> None:
+    engine, sink = make_engine(tmp_path)
+    [masked] = engine.mask_texts(fields(f"call {PHONE}"), SCOPE)
+    other = engine.rehydrate(masked, Scope("intake-bot", "call-2"))
+    assert other == "call [REDACTED:PHONE]"
+    failed = [e for e in sink.events if e.kind == "rehydration_failed"]
+    assert failed and failed[-1].reason
+
+
+def test_value_found_once_is_masked_everywhere_in_the_request(tmp_path: Path) -> None:
+    engine, _ = make_engine(tmp_path)
+    # the second field has no cue the detector needs; the value still must not leave
+    out = engine.mask_texts(fields(f"SSN: {SSN}", f"repeat back {SSN} please"), SCOPE)
+    assert all(SSN not in o for o in out)
+    assert TOKEN_RE.search(out[1])
+
+
+def test_events_never_carry_values(tmp_path: Path) -> None:
+    engine, sink = make_engine(tmp_path)
+    masked = engine.mask_texts(fields(f"call {PHONE}, SSN {SSN}"), SCOPE)
+    engine.rehydrate(masked[0], SCOPE)
+    dumped = json.dumps([e.to_json() for e in sink.events])
+    for value in (PHONE, SSN, "4155550142", "123456789"):
+        assert value not in dumped
+    kinds = {e.kind for e in sink.events}
+    assert {"detection", "redaction_applied", "residual_scan", "rehydration"} <= kinds
+    residual = [e for e in sink.events if e.kind == "residual_scan"]
+    assert residual[0].detail == {"clean": True, "findings": 0}
+
+
+def test_passthrough_reports_but_leaves_text(tmp_path: Path) -> None:
+    engine, sink = make_engine(tmp_path)
+    policy = engine.policy
+    entities = {**policy.entities, "PHONE": replace(policy.entities["PHONE"], action="passthrough")}
+    engine, sink = make_engine(tmp_path, entities=entities)
+    [masked] = engine.mask_texts(fields(f"call {PHONE}"), SCOPE)
+    assert masked == f"call {PHONE}"
+    assert [e.detail["action"] for e in sink.events if e.kind == "detection"] == ["passthrough"]
+
+
+def test_redact_action_writes_placeholder(tmp_path: Path) -> None:
+    engine, _ = make_engine(tmp_path)
+    # the shipped policy redacts card numbers
+    [masked] = engine.mask_texts(fields("card 4111 1111 1111 1111 please"), SCOPE)
+    assert masked == "card [REDACTED:CREDIT_CARD] please"
+
+
+def test_diarize_scans_only_listed_roles_and_says_so(tmp_path: Path) -> None:
+    engine, sink = make_engine(tmp_path, passes=("regex", "diarize"), scan_roles=("user",))
+    out = engine.mask_texts(
+        [TextField(f"call {PHONE}", "user", "m/0"), TextField(f"office line {PHONE}", "system", "m/1")], SCOPE
+    )
+    assert PHONE not in out[0]
+    skipped = [e for e in sink.events if e.kind == "scan_skipped"]
+    assert [(e.reason, e.detail["role"]) for e in skipped] == [("role_not_scanned", "system")]
+
+
+def test_synthetic_surrogates_do_not_trip_the_residual_scan(tmp_path: Path) -> None:
+    engine, sink = make_engine(tmp_path, tokenization="synthetic")
+    [masked] = engine.mask_texts(fields(f"call {PHONE} or fax 415-555-0199, SSN {SSN}"), SCOPE)
+    assert PHONE not in masked and SSN not in masked
+    assert TOKEN_RE.search(masked) is None
+    assert [e.detail["clean"] for e in sink.events if e.kind == "residual_scan"] == [True]
+
+
+def test_residual_finding_blocks_the_request(tmp_path: Path) -> None:
+    engine, sink = make_engine(tmp_path)
+
+    class ForgetfulApplier:
+        """An applier that 'forgets' to replace anything: the residual scan must catch it."""
+
+        def apply(self, text, spans, scope):
+            return text, []
+
+    engine._applier = ForgetfulApplier()
+    with pytest.raises(MaskingError) as err:
+        engine.mask_texts(fields(f"SSN {SSN}"), SCOPE)
+    assert err.value.code == "residual_phi"
+    assert SSN not in str(err.value)
+    assert [e.detail["clean"] for e in sink.events if e.kind == "residual_scan"] == [False]
+
+
+def test_disabled_kind_is_not_masked(tmp_path: Path) -> None:
+    engine, _ = make_engine(tmp_path)
+    entities = {**engine.policy.entities, "PHONE": EntityRule("PHONE", enabled=False)}
+    engine, _ = make_engine(tmp_path, entities=entities)
+    [masked] = engine.mask_texts(fields(f"call {PHONE}"), SCOPE)
+    assert masked == f"call {PHONE}"
