@@ -21,17 +21,31 @@ from masker import __version__
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("MASKER_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("masker").setLevel(os.environ.get("MASKER_LOG_LEVEL", "INFO"))
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
     try:
+        _load_dev_keys(args)
         return args.func(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear one-line error, never a traceback with data in it
         print(f"masker: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def _load_dev_keys(args: argparse.Namespace) -> None:
+    """Outside production, keys missing from the environment come from <data-dir>/dev-keys.env."""
+    from masker.runtime import DEV_KEYS_FILE, default_data_dir, is_production, read_env_file
+
+    data_dir = getattr(args, "data_dir", None) or default_data_dir()
+    path = Path(data_dir) / DEV_KEYS_FILE
+    if is_production(os.environ) or not path.exists():
+        return
+    for name, value in read_env_file(path).items():
+        os.environ.setdefault(name, value)
 
 
 def build_parser() -> argparse.ArgumentParser:

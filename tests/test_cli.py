@@ -1,0 +1,77 @@
+"""The people-facing CLI: detect, mask, rehydrate, selfcheck."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from masker.cli import main
+from masker.policy.load import default_policy_path
+
+TEXT = "Call 415-555-0142 about SSN 123-45-6789."
+
+
+@pytest.fixture
+def regex_policy(tmp_path: Path) -> Path:
+    path = tmp_path / "regex-only.yaml"
+    path.write_text(default_policy_path().read_text().replace("passes: [regex, ner]", "passes: [regex]"))
+    return path
+
+
+def run(args: list[str], stdin: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    return subprocess.run(
+        [sys.executable, "-m", "masker.cli", *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
+
+
+def test_detect_output_shape_and_show_values(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"text": TEXT}) + "\n")
+    assert main(["detect", str(src), "--json", "--no-ner"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "415-555-0142" not in line
+    spans = json.loads(line)["spans"]
+    assert {s["kind"] for s in spans} == {"PHONE", "SSN"}
+    assert set(spans[0]) == {"start", "end", "kind", "pass", "detector", "confidence"}
+    assert TEXT[spans[0]["start"] : spans[0]["end"]] == "415-555-0142"
+    assert main(["detect", str(src), "--json", "--no-ner", "--show-values"]) == 0
+    assert "415-555-0142" in capsys.readouterr().out
+
+
+def test_detect_rejects_bad_jsonl_clearly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("{not json\n")
+    assert main(["detect", str(src), "--json", "--no-ner"]) == 1
+    assert "line 1" in capsys.readouterr().err
+
+
+def test_mask_then_rehydrate_round_trip(tmp_path: Path, regex_policy: Path) -> None:
+    common = ["--policy", str(regex_policy), "--data-dir", str(tmp_path / "data"), "--session", "s1"]
+    masked = run(["mask", "-", *common], TEXT + "\n", tmp_path)
+    assert masked.returncode == 0, masked.stderr
+    assert "415-555-0142" not in masked.stdout and "MSKV1.PHONE.K_HEALTHCARE." in masked.stdout
+    assert "DEV-ONLY" in masked.stderr
+    restored = run(["rehydrate", "-", *common], masked.stdout, tmp_path)
+    assert restored.stdout.strip() == TEXT
+    other = run(["rehydrate", "-", *common[:-1], "s2"], masked.stdout, tmp_path)
+    assert "[REDACTED:PHONE]" in other.stdout and "415-555-0142" not in other.stdout
+
+
+def test_unreadable_input_and_bad_policy_are_clear_errors(tmp_path: Path, regex_policy: Path) -> None:
+    missing = run(["mask", str(tmp_path / "nope.txt"), "--policy", str(regex_policy), "--data-dir", str(tmp_path / "d")], "", tmp_path)
+    assert missing.returncode == 1 and "nope.txt" in missing.stderr and "Traceback" not in missing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    res = run(["mask", "-", "--policy", str(bad), "--data-dir", str(tmp_path / "d")], TEXT, tmp_path)
+    assert res.returncode == 1 and "missing_key" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_selfcheck(tmp_path: Path, regex_policy: Path) -> None:
+    res = run(["selfcheck", "--policy", str(regex_policy), "--data-dir", str(tmp_path / "data")], "", tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "selfcheck ok" in res.stdout and "chain ok" in res.stdout
