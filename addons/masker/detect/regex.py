@@ -30,6 +30,7 @@ from masker.detect.context import (
     cue_before,
     find_words,
     group_key,
+    last_cue_end,
     literal,
     lower_ascii,
     windows,
@@ -102,7 +103,7 @@ class RegexPass:
         self._id_triggers = P.ID_TRIGGERS + first(tuple(P.ID_CUES))
         self._phone_triggers = P.PHONE_TRIGGERS + first(("PHONE", "FAX"))
         if any(k in extras for k in P.ID_CUES):
-            self._id_re = compile_named_cues({k: v + extras.get(k, ()) for k, v in P.ID_CUES.items()})
+            self._id_re = compile_named_cues(P.id_cue_groups(extras))
         else:
             self._id_re = P.ID_CUE_RE
         if "PHONE" in extras or "FAX" in extras:
@@ -160,11 +161,32 @@ class RegexPass:
             return "PHONE", False
         return ("FAX" if group_key(last) == "FAX" else "PHONE"), True
 
-    def _id_kind_before(self, text: str, start: int) -> str | None:
+    def _id_cue_before(self, text: str, start: int, window: int = CUE_WINDOW) -> tuple[str, bool, int] | None:
+        """(kind, weak, end) of the last ID cue word within ``window`` before ``start``."""
         last = None
-        for m in self._id_re.finditer(text, max(0, start - CUE_WINDOW), start):
+        for m in self._id_re.finditer(text, max(0, start - window), start):
             last = m
-        return group_key(last) if last is not None else None
+        if last is None:
+            return None
+        kind, weak = _id_key(last)
+        return kind, weak, last.end()
+
+    def _id_kind_before(self, text: str, start: int) -> str | None:
+        cue = self._id_cue_before(text, start)
+        return cue[0] if cue is not None else None
+
+    def _other_id_cue(self, own: regex.Pattern[str] | None, text: str, start: int) -> str | None:
+        """Kind of a *strong* ID cue ("MRN", "member id") nearer to ``start`` than any ``own`` cue.
+
+        A checksum-valid SSN or NPI shape after "MRN:" is that record number,
+        not an SSN/NPI: the nearest cue names the value.
+        """
+        cue = self._id_cue_before(text, start)
+        if cue is None or cue[1]:
+            return None
+        if last_cue_end(own, text, start, CUE_WINDOW) >= cue[2]:
+            return None
+        return cue[0]
 
     def _boosted(self, text: str, span: Span) -> Span:
         pattern = self._boost.get(span.kind)
@@ -210,6 +232,8 @@ class RegexPass:
 
     def _phones(self, text: str, low: str, add: Add) -> None:
         for m in P.PHONE_NANP.finditer(text):
+            if (m.group("s1") == "/") != (m.group("s2") == "/"):
+                continue  # "555/123-4567" mixes a slash in: no phone format does
             kind, cue = self._phone_kind(text, m.start())
             area = m.group("a1") or m.group("a2")
             bare = not m.group("a1") and not m.group("s1") and not m.group("s2")
@@ -246,28 +270,46 @@ class RegexPass:
             v = P.PHONE_CUE_VALUE.match(text, cue.end())
             if v is None or v.start("v") - cue.end() > 12:
                 continue
-            start, end = _trim_phone(text, v.start("v"), v.end("v"))
+            # Pagers and beepers are reached by 4-6 digit numbers ("pager #41234").
+            pager = low.startswith(_PAGER_WORDS, cue.start())
+            start, end = _trim_phone(text, v.start("v"), v.end("v"), 4 if pager else 7)
             if end <= start:
                 continue
             kind = "FAX" if group_key(cue) == "FAX" else "PHONE"
             add(start, end, kind, "fax" if kind == "FAX" else "phone_cue", 0.8)
 
     def _ssn(self, text: str, add: Add) -> None:
+        """3-2-4 digit numbers: SSNs, and identifiers either way when the SSA rules fail.
+
+        Numbers that break the SSA rules (area 000/666/9xx, group 00, serial
+        0000: ITINs, test and surrogate data) are still masked after an SSN cue,
+        and as a generic identifier (MRN) when dash-formatted without one: a
+        3-2-4 number is somebody's identifier whatever its ranges.
+        """
         cues = self._cues["SSN"]
         for m in P.SSN.finditer(text):
-            if not ssn_ok(m.group("a") + m.group("g") + m.group("n")):
-                continue
+            start, end = m.span()
+            valid = ssn_ok(m.group("a") + m.group("g") + m.group("n"))
             sep = m.group("s")
-            cue = cue_before(cues, text, m.start(), CUE_WINDOW)
-            if cue:
-                conf = 0.98
-            elif not sep:
+            ssn_cue = cue_before(cues, text, start, CUE_WINDOW)
+            if not sep and not ssn_cue:
                 continue  # nine bare digits are an SSN only next to a cue
-            else:
+            other = self._other_id_cue(cues, text, start)
+            if other is not None:
+                add(start, end, other, _ID_DETECTOR.get(other, "id_cue"), 0.9)
+                continue
+            kind, detector = "SSN", "ssn"
+            if ssn_cue:
+                conf = 0.98 if valid else (0.9 if sep else 0.8)
+            elif valid:
                 conf = 0.85 if sep == "-" else 0.7
-            if self._negative(text, m.start(), m.end()):
+            elif sep == "-":
+                kind, detector, conf = "MRN", "id_shape", 0.7
+            else:
+                continue
+            if self._negative(text, start, end):
                 conf -= NEG_PENALTY
-            add(m.start(), m.end(), "SSN", "ssn", conf)
+            add(start, end, kind, detector, conf)
 
     def _cards(self, text: str, add: Add) -> None:
         """12-19 digits passing Luhn, written whole or in card-like groups.
@@ -304,6 +346,10 @@ class RegexPass:
         for m in P.TEN.finditer(text):
             if not npi_ok(m.group()):
                 continue
+            other = self._other_id_cue(npi_cues, text, m.start())
+            if other is not None:
+                add(m.start(), m.end(), other, _ID_DETECTOR.get(other, "id_cue"), 0.9)
+                continue
             if cue_before(npi_cues, text, m.start(), CUE_WINDOW):
                 conf = 0.97
             elif self._phone_kind(text, m.start())[1]:
@@ -325,21 +371,64 @@ class RegexPass:
         for m in P.MBI.finditer(text):
             conf = 0.95 if self._id_kind_before(text, m.start()) == "HEALTH_PLAN" else 0.8
             add(m.start(), m.end(), "HEALTH_PLAN", "medicare_mbi", conf)
+        for m in P.IBAN.finditer(text):
+            if _iban_ok(m.group()):
+                add(m.start(), m.end(), "ACCOUNT", "iban", 0.95)
+        self._prefixed_codes(text, add)
+
+    def _prefixed_codes(self, text: str, add: Add) -> None:
+        """Letter-prefixed codes ("AB-123456"): identifiers, typed by the nearest ID cue.
+
+        Without a cue the shape alone is reported as a generic identifier (MRN)
+        when it has 6+ digits or a leading "#"; five digits need a cue.
+        """
+        for m in P.PREFIXED_DIGITS.finditer(text):
+            prefix_end = m.start() - 1 if text[m.start() - 1] == "-" else m.start()
+            start = prefix_end
+            while start > 0 and prefix_end - start < P.PREFIX_MAX + 1 and "A" <= text[start - 1] <= "Z":
+                start -= 1
+            before = text[start - 1] if start > 0 else " "
+            hashed = before == "#" or (before == " " and text[max(0, start - 2) : start] == "# ")
+            edge = start - (2 if hashed and before == " " else 1 if hashed else 0)
+            if prefix_end - start > P.PREFIX_MAX or (edge > 0 and (text[edge - 1].isalnum() or text[edge - 1] in "_#-")):
+                continue  # five capitals or glued into a longer token
+            if text[start:prefix_end] in P.PUBLIC_CODE_PREFIXES:
+                continue
+            end = m.end()
+            cue = self._id_cue_before(text, start)
+            if cue is not None:
+                kind, conf = cue[0], (0.8 if cue[1] else 0.85)
+            else:
+                kind, conf = "MRN", (0.7 if hashed or end - m.start() >= 6 else 0.5)
+            if self._negative(text, start, end):
+                conf -= NEG_PENALTY
+            add(start, end, kind, _ID_DETECTOR.get(kind, "id_cue") if cue else "id_shape", conf)
 
     def _cue_values(self, text: str, low: str, add: Add) -> None:
         """MRN, account, member id, license, device serial, plate: the value after a cue word."""
+        cue_end = 0
         for pos in find_words(low, self._id_triggers):
+            if pos < cue_end:
+                continue  # "id" inside "member id" is part of the cue already matched
             cue = self._id_re.match(text, pos)
             if cue is None:
                 continue
+            cue_end = cue.end()
             v = P.ID_VALUE.match(text, cue.end())
             if v is None or v.start("v") - cue.end() > 20:
                 continue
             value = v.group("v")
-            if len(value) < 3 or sum(c.isdigit() for c in value) < 2:
+            digits = sum(c.isdigit() for c in value)
+            kind, weak = _id_key(cue)
+            if weak:
+                # "ID consult", "plan: 2 weeks", "insurance 2024": only ID-shaped values.
+                if len(value) < 5 or digits < 4:
+                    continue
+                conf = 0.8
+            elif len(value) < 3 or digits < 2:
                 continue
-            kind = group_key(cue)
-            conf = 0.9 if kind == "MRN" else 0.85
+            else:
+                conf = 0.9 if kind == "MRN" else 0.85
             # The cue itself says what the value is: only units after it count against.
             if cue_after(P.NEGATIVE_RE, text, v.end("v"), 8):
                 conf -= NEG_PENALTY
@@ -356,6 +445,8 @@ class RegexPass:
                 continue
             if len(y) == 4 and not 1800 <= int(y) <= 2199:
                 continue
+            if len(y) == 2 and self._slash_negative(text, m.start(), m.end()):
+                continue  # "AC 14/5/50": ventilator settings
             if m.group("s") == ".":
                 conf = 0.85 if len(y) == 4 else 0.5
             else:
@@ -363,9 +454,20 @@ class RegexPass:
             found.append((m.start(), m.end(), "date_numeric", conf))
         date_cues = self._cues["DATE"]
         for m in P.DATE_MD.finditer(text):
-            if 1 <= int(m.group("m")) <= 12 and 1 <= int(m.group("d")) <= 31:
-                if cue_before(date_cues, text, m.start(), 20):
-                    found.append((m.start(), m.end(), "date_numeric", 0.65))
+            month, day = int(m.group("m")), int(m.group("d"))
+            if not 1 <= month <= 12 or self._slash_negative(text, m.start(), m.end()):
+                continue
+            if day > 31:
+                # "MI 3/98": month and two-digit year, a date element all the same.
+                found.append((m.start(), m.end(), "date_numeric", 0.62))
+            elif day == 0:
+                continue
+            elif cue_before(date_cues, text, m.start(), 20):
+                found.append((m.start(), m.end(), "date_numeric", 0.65))
+            elif len(m.group("d")) == 2 and day != 10:
+                # "seen 3/14", "11/02": two digits after the slash are rarely a score
+                # ("/10" is: pain scales), a ratio or a setting.
+                found.append((m.start(), m.end(), "date_numeric", 0.62))
         months = windows(text, find_words(low, P.MONTH_TRIGGERS), 16, 24)
         for m in _finditer_in(P.DATE_WRITTEN, text, months):
             day, year = m.group("d"), m.group("y")
@@ -394,6 +496,10 @@ class RegexPass:
                 add(start, end, "DATE", detector, conf)
             prev_end = max(prev_end, end)
 
+    def _slash_negative(self, text: str, start: int, end: int) -> bool:
+        """Numbers with slashes that are ventilator settings, scores, strengths or fluids."""
+        return cue_before(P.SLASH_NEGATIVE_RE, text, start, 16) or cue_after(P.SLASH_AFTER_NEGATIVE_RE, text, end, 6)
+
     def _ages(self, text: str, low: str, add: Add) -> None:
         for m in _finditer_in(P.AGE, text, windows(text, find_words(low, P.AGE_TRIGGERS), 12, 16)):
             if 90 <= int(m.group("n")) <= 125:
@@ -419,8 +525,13 @@ class RegexPass:
     def _addresses(self, text: str, low: str, add: Add) -> None:
         suffixes = find_words(low, P.SUFFIX_TRIGGERS, whole=True)
         for m in _finditer_in(P.ADDRESS, text, windows(text, suffixes, 72, 24)):
-            if _street_name_ok(m.group("name").split(), m.group("suf")):
-                add(m.start(), m.end(), "ADDRESS", "street_address", 0.85 if m.group("unit") else 0.8)
+            suffix = m.group("suf")
+            if not _street_name_ok(m.group("name").split(), suffix):
+                continue
+            conf = 0.85 if m.group("unit") else 0.8
+            if suffix.isupper() and suffix.lower() in P.CLINICAL_SUFFIXES and len(m.group("num")) < 2:
+                conf = 0.5  # "2 DEG AV", "1 PM CT": one digit and a clinical abbreviation
+            add(m.start(), m.end(), "ADDRESS", "street_address", conf)
         for m in _finditer_in(P.PO_BOX, text, windows(text, find_words(low, ("box",), whole=True), 8, 12)):
             add(m.start(), m.end(), "ADDRESS", "po_box", 0.85)
 
@@ -436,6 +547,26 @@ class RegexPass:
 
 
 _DIGITS = regex.compile(r"[0-9]+")
+_PAGER_WORDS = ("pager", "beeper", "pg", "bpr")
+_ORDINAL = regex.compile(r"[0-9]+(?:st|nd|rd|th)", regex.I)
+_MIXED = regex.compile(r"[0-9]\p{L}|\p{L}[0-9]")  # a letter touching a digit
+
+
+def _id_key(cue: regex.Match[str]) -> tuple[str, bool]:
+    """(kind, weak) of a match of the combined ID cue pattern (:func:`P.id_cue_groups`)."""
+    key = group_key(cue)
+    if key.endswith(P.WEAK):
+        return key[: -len(P.WEAK)], True
+    return key, False
+
+
+def _iban_ok(value: str) -> bool:
+    """ISO 13616 check: the rearranged IBAN, letters as 10-35, is 1 mod 97."""
+    iban = value.replace(" ", "")
+    if not 15 <= len(iban) <= 34:
+        return False
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -483,10 +614,10 @@ def _url_end(text: str, start: int, end: int) -> int:
     return end
 
 
-def _trim_phone(text: str, start: int, end: int) -> tuple[int, int]:
+def _trim_phone(text: str, start: int, end: int, min_digits: int = 7) -> tuple[int, int]:
     """Shorten a cue-introduced phone value to <= 15 digits, dropping stray trailing groups.
 
-    Returns an empty range when fewer than 7 digits remain.
+    Returns an empty range when fewer than ``min_digits`` digits remain.
     """
     groups = [(g.start(), g.end()) for g in _DIGITS.finditer(text, start, end)]
     while groups and (
@@ -494,7 +625,7 @@ def _trim_phone(text: str, start: int, end: int) -> tuple[int, int]:
     ):
         groups.pop()
     digits = sum(e - s for s, e in groups)
-    if not 7 <= digits <= 15:
+    if not min_digits <= digits <= 15:
         return start, start
     end = groups[-1][1]
     if text.count("(", start, end) > text.count(")", start, end) and text.startswith(")", end):
@@ -561,6 +692,8 @@ def _street_name_ok(words: list[str], suffix: str) -> bool:
     """
     if not words or any(w.lower().strip(".") in P.ADDRESS_STOPWORDS for w in words):
         return False
+    if any(_MIXED.search(w) and not _ORDINAL.fullmatch(w) for w in words):
+        return False  # "42nd" names a street, "5MG" or "O2." do not
     if suffix.islower():
         return True
     if suffix.isupper() and len(suffix) > 1:

@@ -56,8 +56,8 @@ SSN = regex.compile(
 PHONE_NANP = regex.compile(
     # The leading lookahead lets the engine skip positions that cannot start a phone.
     r"(?=[0-9(+])(?<![0-9+]|[0-9][./-])(?:(?P<cc>\+?1)(?P<s0>[ .-]?))?"
-    r"(?:\((?P<a1>[0-9]{3})\)[ ]?|(?P<a2>[0-9]{3})(?P<s1>[ .-]?))"
-    r"(?P<x>[0-9]{3})(?P<s2>[ .-]?)(?P<l>[0-9]{4})(?![0-9]|[.-][0-9])"
+    r"(?:\((?P<a1>[0-9]{3})\)[ ]?|(?P<a2>[0-9]{3})(?P<s1>[ ./-]?))"
+    r"(?P<x>[0-9]{3})(?P<s2>[ ./-]?)(?P<l>[0-9]{4})(?![0-9]|[./-][0-9])"
     r"(?P<ext>[ ]*(?i:x|ext\.?|extension)[ ]*[0-9]{1,6}(?![0-9]))?"
 )
 PHONE_LOCAL = regex.compile(r"(?<![0-9]|[0-9][ ./)-]|\)[ ])[0-9]{3}[-.][0-9]{4}(?![0-9]|[.-][0-9])")
@@ -76,6 +76,20 @@ MBI = regex.compile(
     rf"(?<![A-Z0-9-])[1-9]{_MBI_L}(?:{_MBI_L}|[0-9])[0-9]-?"
     rf"{_MBI_L}(?:{_MBI_L}|[0-9])[0-9]-?{_MBI_L}{{2}}[0-9]{{2}}(?![A-Z0-9]|-[A-Z0-9])",
     I,
+)
+
+# Letter-prefixed codes ("AB-123456", "#XY-1234567", "QZ12345678"): the shape of
+# member, policy and record numbers. Upper case only; 5-12 digits keep drug,
+# gene, vertebra and billing codes ("HER2", "L4-L5", "J1100", "E11.9") out.
+# Matched digits first (fast: digit runs are rare); the letter prefix is read
+# backwards by ``regex._prefixed_codes``.
+PREFIXED_DIGITS = regex.compile(r"(?<=[A-Z]-?)[0-9]{5,12}(?![\w-]|[.,/][0-9A-Za-z])")
+PREFIX_MAX = 4
+# Public registry ids that share the shape but identify no person.
+PUBLIC_CODE_PREFIXES = frozenset({"NCT", "PMC", "PMID", "ISBN", "ISSN", "NDC", "CPT", "ICD", "DOI"})
+# IBAN: country, check digits, 11-30 alphanumerics, optionally in groups of four.
+IBAN = regex.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![A-Za-z0-9]|[ ][A-Z0-9]{1,4}(?![A-Za-z0-9]))"
 )
 
 # -- dates and ages --------------------------------------------------------------
@@ -151,7 +165,14 @@ ADDRESS_STOPWORDS = frozenset(
     "a an the by with to of and or for per at in on from is was are be been times tablets tablet "
     "pills pill caps capsules mg mcg ml units days weeks months hours minutes years patients "
     "visits doses see seen saw called said".split()
+    # clinical abbreviations that sit between a number and "ST" (sinus tach), "SQ",
+    # "AV" (block), "CT" in nursing notes: "10 U NPH SQ", "1 DEG AV BLOCK"
+    + "u iv po pr sl im sc sq nph reg hr sr st am pm md rn np nc lpm deg degree bp map cvp "
+    "ci pad pap abg bs".split()
 )
+# Street suffixes that are also clinical abbreviations: in upper case they need
+# more evidence (a house number of two digits or more).
+CLINICAL_SUFFIXES = frozenset("av sq st ct dr ln pl cir ter rte".split())
 
 # -- value after a cue ("MRN: 00123456") ------------------------------------------
 # Connectors between a cue and its value; possessive so they are never retried.
@@ -175,10 +196,12 @@ ID_TRIGGERS = (
     "savings", "account", "acct", "a/c", "iban", "member", "subscriber", "policy", "group",
     "insurance", "plan", "beneficiary", "mbi", "hicn", "driv", "lic", "dl", "dea", "passport",
     "cert", "serial", "s/n", "sn", "device", "imei", "meid", "udi", "esn", "plate", "tag", "vin",
-    "vehicle", "registration",
+    "vehicle", "registration", "emr", "ehr", "case", "ref", "emp", "staff", "badge", "student",
+    "visit", "encounter", "unique", "identifier", "id", "claim", "ins", "health", "hbn", "coverage",
 )
 PHONE_TRIGGERS = (
-    "ph", "tel", "cell", "mobile", "call", "text", "reach", "pager", "contact", "fax", "facsimile",
+    "ph", "tel", "cell", "mobile", "call", "text", "reach", "pager", "beeper", "pg", "bpr", "contact",
+    "fax", "facsimile",
     "p:", "t:", "m:", "c:", "h:", "f:",
 )
 MONTH_TRIGGERS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -194,26 +217,37 @@ ID_CUES: dict[str, tuple[str, ...]] = {
         r"mrn",
         r"mr\s*\#",
         r"medical\s+record" + _NUM,
-        r"med(?:ical)?\s+rec(?:ord)?" + _NUM,
+        r"med(?:ical)?\s*rec(?:ord)?" + _NUM,
+        r"emr" + _NUM,
+        r"ehr" + _NUM,
         r"chart\s*(?:number|no\.?|\#|id)",
         r"patient\s*(?:id|number|no\.?|\#)",
         r"pt\s*(?:id|\#)",
         r"hospital\s*(?:number|no\.?|\#)",
-        r"record\s*(?:number|no\.?|\#)",
+        r"record\s*(?:number|no\.?|\#|id)",
+        r"case\s*(?:number|no\.?|\#|id)",
+        r"ref(?:erence)?\s*(?:number|no\.?|\#|id|code)",
+        r"(?:emp(?:loyee)?|staff|badge|student|visit|encounter|unique)\s*(?:id|number|no\.?|\#)",
+        r"identifier",
+        r"id\s*(?:number|no\.?|\#)",
     ),
     "ACCOUNT": (
         r"(?:bank\s+|billing\s+|checking\s+|savings\s+)?account" + _NUM,
         r"acct\.?" + _NUM,
-        r"a/c",
+        r"a/c\s*(?:number|no\.?|\#)",
         r"iban",
+        r"claim" + _NUM,
     ),
     "HEALTH_PLAN": (
         r"member\s*(?:id|number|no\.?|\#)",
         r"subscriber\s*(?:id|number|no\.?|\#)",
         r"policy\s*(?:id|number|no\.?|\#)",
         r"group\s*(?:id|number|no\.?|\#)",
-        r"insurance\s*(?:id|number|no\.?|\#)",
-        r"plan\s*(?:id|number|\#)",
+        r"(?:health\s+)?(?:insurance|insurer|insur|ins)\.?(?:\s+(?:plan|policy|member|card|subscriber))?"
+        r"\s*(?:id|number|no\.?|\#|nbr)",
+        r"health\s+(?:plan\s+)?(?:id|number|no\.?|\#)",
+        r"plan\s*(?:id|number|no\.?|\#)",
+        r"hbn",
         r"beneficiary\s*(?:id|number|\#)",
         r"medicare" + _NUM,
         r"medicaid" + _NUM,
@@ -251,6 +285,32 @@ ID_CUES: dict[str, tuple[str, ...]] = {
         r"registration\s*(?:number|no\.?|\#)",
     ),
 }
+# Bare words that introduce an identifier only sometimes ("ID consult", "plan: rest"):
+# their value must look like one (see ``regex._id_like``).
+WEAK_ID_CUES: dict[str, tuple[str, ...]] = {
+    "MRN": (r"id", r"record", r"case", r"ref(?:erence)?"),
+    "ACCOUNT": (r"account", r"billing", r"claim"),
+    "HEALTH_PLAN": (
+        r"(?:health\s+)?(?:insurance|insurer|insur|ins)\.?(?:\s+(?:plan|policy|card|carrier|member))?",
+        r"health\s+plan",
+        r"policy",
+        r"plan",
+        r"coverage",
+        r"member",
+        r"subscriber",
+    ),
+}
+WEAK = "_weak"  # key suffix of WEAK_ID_CUES groups in the combined cue pattern
+
+
+def id_cue_groups(extra: dict[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
+    """ID_CUES (plus ``extra`` words) and WEAK_ID_CUES under ``<kind>_weak`` keys, for one pattern."""
+    extra = extra or {}
+    groups = {k: v + extra.get(k, ()) for k, v in ID_CUES.items()}
+    groups.update({k + WEAK: v for k, v in WEAK_ID_CUES.items()})
+    return groups
+
+
 PHONE_CUES = (
     r"phone" + _NUM,
     r"ph\.?",
@@ -262,7 +322,9 @@ PHONE_CUES = (
     r"callback",
     r"text(?:\s+me)?(?:\s+at)?",
     r"reach(?:ed)?(?:\s+(?:me|us|him|her|them))?\s+at",
-    r"pager",
+    r"pager" + _NUM,
+    r"beeper" + _NUM,
+    r"(?:pg|bpr)\.?\s*\#?",
     r"contact\s*(?:number|no\.?|\#)",
     r"(?-i:[PTMCH])(?=\s*:)",
 )
@@ -294,13 +356,23 @@ VERSION_CUES = (r"version", r"ver\.?", r"v", r"build", r"release")
 NEGATIVE_CUES = (
     r"mg", r"mcg", r"ml", r"mmhg", r"mm", r"cm", r"kg", r"lbs?", r"units?", r"tabs?", r"tablets?",
     r"caps?", r"order\s*(?:number|no\.?|\#)?", r"invoice" + _NUM, r"tracking" + _NUM, r"room",
-    r"rm\.?", r"bed", r"ref(?:erence)?" + _NUM, r"confirmation" + _NUM,
-    r"case\s*(?:number|no\.?|\#)", r"claim\s*(?:number|no\.?|\#)", r"ticket" + _NUM,
+    r"rm\.?", r"bed", r"confirmation" + _NUM, r"ticket" + _NUM,
+)
+# Slash pairs after these are ventilator settings, scores or fluids, not dates
+# ("PSV 10/5", "CPAP 5/5", "pain 3/10", "D5 1/2 NS", "strength 4/5").
+SLASH_NEGATIVE_CUES = (
+    r"ps", r"psv", r"cpap", r"bi-?\s*pap", r"peep", r"ac", r"a/c", r"simv", r"imv", r"prvc", r"ips",
+    r"ipap", r"epap", r"vent(?:ilat(?:or|ion|ed))?", r"pap", r"flow-?by", r"settings?", r"d5", r"d10",
+    r"pain", r"cp", r"score", r"scale", r"rated?", r"rates", r"strength", r"power", r"motor", r"grade",
+    r"gcs", r"reflexes", r"ratio",
+)
+SLASH_AFTER_NEGATIVE_CUES = (
+    r"ns", r"nss", r"normal\s+saline", r"murmur", r"sem", r"pain", r"strength", r"scale", r"score",
 )
 # Luhn-valid numbers that are something else: IMEIs, serials, NPIs, orders.
 CARD_NEGATIVE_CUES = NEGATIVE_CUES + (r"imei", r"meid", r"serial" + _NUM, r"s/n", r"device", r"npi")
 
-ID_CUE_RE = compile_named_cues(ID_CUES)
+ID_CUE_RE = compile_named_cues(id_cue_groups())
 PHONE_FAX_RE = compile_named_cues({"PHONE": PHONE_CUES, "FAX": FAX_CUES})
 SSN_RE = compile_cues(SSN_CUES)
 DOB_RE = compile_cues(DOB_CUES)
@@ -312,4 +384,6 @@ NPI_RE = compile_cues(NPI_CUES)
 DEA_RE = compile_cues(DEA_CUES)
 VERSION_RE = compile_cues(VERSION_CUES)
 NEGATIVE_RE = compile_cues(NEGATIVE_CUES)
+SLASH_NEGATIVE_RE = compile_cues(SLASH_NEGATIVE_CUES)
+SLASH_AFTER_NEGATIVE_RE = compile_cues(SLASH_AFTER_NEGATIVE_CUES)
 CARD_NEGATIVE_RE = compile_cues(CARD_NEGATIVE_CUES)
