@@ -1,0 +1,110 @@
+"""Builds the masking engine from options and hands it to the other addons.
+
+The factory (option ``masker_engine_factory``) returns either an engine
+(``masker.runtime:build_engine``) or a runtime holding one as ``.engine``
+(``masker.runtime:open_runtime``); a runtime is closed at shutdown (the
+journal's final checkpoint) and its ``audit_key`` verifies the journal.
+
+If the engine cannot be built (bad policy, missing keys, unreadable data
+dir), the proxy keeps running but every request is answered 503
+``engine_unavailable`` and ``/readyz`` says so: fail closed, never forward.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from mitmproxy import ctx
+
+from masker.audit.keys import audit_key_from_env
+from masker.audit.verify import verify_journal
+from masker.engine import Engine
+from masker.proxy.options import data_dir
+
+log = logging.getLogger("masker.proxy")
+
+EngineFactory = Callable[[Path | None, Path, Any], Engine]
+DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
+_WATCHED = {"masker_policy", "masker_data_dir", "masker_engine_factory"}
+
+
+def load_factory(spec: str) -> EngineFactory:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class EngineHolder:
+    """``engine`` is the current engine or None; ``problem`` says why not (no PHI)."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._fixed = engine is not None
+        self._running = False
+        self.engine: Engine | None = engine
+        self._runtime: Any = None
+        self.problem: str | None = None if engine is not None else "engine not built yet"
+
+    def configure(self, updated: set[str]) -> None:
+        # Built in ``running`` at startup (once every option is final), then
+        # rebuilt whenever an engine option changes.
+        if not self._fixed and self._running and updated & _WATCHED:
+            self._build()
+
+    def running(self) -> None:
+        self._running = True
+        if not self._fixed:
+            self._build()
+
+    def done(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        runtime, self._runtime = self._runtime, None
+        if not self._fixed:
+            self.engine = None
+        if runtime is not None:
+            try:
+                runtime.close()
+            except Exception as e:  # noqa: BLE001
+                log.error("masker runtime did not close cleanly: %s", type(e).__name__)
+
+    def _build(self) -> None:
+        self._close()
+        try:
+            factory = load_factory(ctx.options.masker_engine_factory)
+            policy = Path(ctx.options.masker_policy) if ctx.options.masker_policy else None
+            built = factory(policy, data_dir(), os.environ)
+            if hasattr(built, "engine"):
+                self._runtime, self.engine = built, built.engine
+            else:
+                self.engine = built
+            self.problem = None
+            log.info("masker engine ready (policy %s)", getattr(self.engine.policy, "name", "?"))
+        except Exception as e:  # noqa: BLE001 - fail closed: requests get 503
+            self.problem = f"engine could not be built: {type(e).__name__}"
+            # warning, not error: mitmproxy exits on startup errors, and a running
+            # proxy that answers 503 (and /readyz 503) is the documented behaviour.
+            log.warning("masker NOT READY, every request is refused: %s: %s", self.problem, e)
+
+    def verify(self) -> dict[str, Any]:
+        """Verify the audit journal of the data dir (for ``POST /audit/verify``)."""
+        directory = data_dir()
+        key = getattr(self._runtime, "audit_key", None) or _audit_key(directory)
+        result = verify_journal(directory / "journal", key)
+        return {"ok": bool(result.ok), "event_count": result.event_count, "message": result.message}
+
+
+def _audit_key(directory: Path) -> bytes:
+    """MASKER_AUDIT_KEY from the environment, else from the dev-only ``dev-keys.env``."""
+    env: dict[str, str] = {}
+    dev = directory / DEV_KEYS_FILE
+    if dev.exists():
+        for line in dev.read_text().splitlines():
+            name, sep, value = line.strip().partition("=")
+            if sep and not name.startswith("#"):
+                env[name.strip()] = value.strip()
+    env.update(os.environ)
+    return audit_key_from_env(env)

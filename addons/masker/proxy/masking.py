@@ -1,0 +1,161 @@
+"""Masks LLM request bodies before anything goes upstream.
+
+Per request: JSON only (decoded from gzip/br/zstd, bounded in size), text
+fields walked by the provider router, all fields masked by one
+``engine.mask_texts`` call off the event loop under a timeout, the masked
+JSON forwarded uncompressed, ``request_forwarded`` journaled. Anything else
+answers the client with a JSON error and forwards nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Callable
+
+from mitmproxy import ctx, http
+
+from masker.audit.events import REQUEST_BLOCKED, REQUEST_FORWARDED, AuditUnavailable, Event
+from masker.engine import Engine, MaskingError, TextField
+from masker.providers import router
+from masker.proxy import errors, routing
+from masker.proxy.codec import BodyTooLarge, decode_bounded
+from masker.proxy.identity import SCOPE_KEY
+from masker.proxy.options import detect_timeout, max_body_bytes
+from masker.scope import Scope
+
+log = logging.getLogger("masker.proxy")
+
+# The thread journals request_forwarded only before the detection deadline;
+# the await gives it this much longer so a late journal write is not cut off.
+RECORD_GRACE_S = 1.0
+MASKED_KEY = "masker_masked"  # set once a request may go upstream
+LLM_KEY = "masker_llm"
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str, type_: str = errors.MASKER_ERROR) -> None:
+        super().__init__(message)
+        self.status, self.code, self.type_ = status, code, type_
+
+
+def is_json_type(content_type: str) -> bool:
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+
+
+def api_path(flow: http.HTTPFlow) -> str:
+    return flow.request.path.split("?", 1)[0]
+
+
+def parse_json_body(raw: bytes, encoding: str | None, limit: int) -> object:
+    try:
+        data = decode_bounded(raw, encoding, limit)
+    except BodyTooLarge:
+        raise Refusal(413, "body_too_large", f"request body exceeds {limit} bytes") from None
+    except ValueError:
+        raise Refusal(400, "bad_encoding", "request body could not be decoded (content-encoding)") from None
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Refusal(400, "invalid_json", f"request body is not valid JSON (at byte {getattr(e, 'pos', None)})") from None
+
+
+class Masking:
+    """``engine`` is a zero-argument callable returning the engine or None."""
+
+    def __init__(self, engine: Callable[[], Engine | None], problem: Callable[[], str | None] = lambda: None) -> None:
+        self._engine = engine
+        self._problem = problem
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None or flow.metadata.get("masker_local"):
+            return
+        try:
+            if not routing.is_llm_flow(flow, ctx.options.masker_llm_hosts):
+                return  # plain-HTTP proxy request to a non-LLM host: not ours
+            flow.metadata[LLM_KEY] = True
+            await self._mask(flow)
+            flow.metadata[MASKED_KEY] = True
+        except Refusal as r:
+            errors.refuse(flow, r.status, r.code, str(r), type_=r.type_)
+            await self._record_blocked(flow, r.code)
+        except Exception as e:  # noqa: BLE001 - fail closed
+            errors.fail_closed(flow, "masking", e)
+            await self._record_blocked(flow, "masking_failed")
+
+    async def _mask(self, flow: http.HTTPFlow) -> None:
+        engine = self._engine()
+        if engine is None:
+            raise Refusal(503, "engine_unavailable", f"Masker is not ready: {self._problem() or 'no engine'}")
+        scope: Scope = flow.metadata[SCOPE_KEY]
+        req = flow.request
+        req.anticomp()  # responses arrive uncompressed: streams can be parsed as they come
+        raw, encoding = req.raw_content, req.headers.get("content-encoding")
+        if raw and not is_json_type(req.headers.get("content-type", "")):
+            raise Refusal(415, "unsupported_media_type", "Masker forwards only application/json request bodies")
+        path, media = api_path(flow), getattr(engine.policy, "media", "block")
+        limit, timeout = max_body_bytes() or 0, detect_timeout() or 0.0
+        deadline = time.monotonic() + timeout
+        event = Event(kind=REQUEST_FORWARDED, agent=scope.agent, session=scope.session,
+                      policy=engine.policy.name, policy_hash=engine.policy.hash,
+                      detail={"host": req.pretty_host, "path": path, "method": req.method})
+
+        def mask(fields: list[TextField]) -> list[str]:
+            return engine.mask_texts(fields, scope)
+
+        def work() -> bytes | None:
+            """Everything CPU- or disk-bound, in one thread hop: decode, parse, mask, journal."""
+            out = None
+            if raw:
+                masked = router.mask_request(path, parse_json_body(raw, encoding, limit), mask, media=media)
+                out = json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode()
+            if time.monotonic() > deadline:
+                raise TimeoutError  # too late: do not journal a forward that will not happen
+            engine.record([event])
+            return out
+
+        try:
+            out = await asyncio.wait_for(asyncio.to_thread(work), timeout + RECORD_GRACE_S)
+        except TimeoutError:
+            raise Refusal(503, "detect_timeout", f"masking took longer than {timeout}s") from None
+        except AuditUnavailable:
+            raise Refusal(503, "audit_unavailable", "the audit journal is unavailable; nothing was forwarded", "AuditUnavailable") from None
+        except MaskingError as e:
+            raise Refusal(e.status, e.code, str(e)) from None
+        if out is not None:
+            req.headers.pop("content-encoding", None)
+            req.content = out
+            req.headers["content-type"] = "application/json"
+
+    async def _record_blocked(self, flow: http.HTTPFlow, code: str) -> None:
+        engine = self._engine()
+        scope = flow.metadata.get(SCOPE_KEY) or Scope()
+        if engine is None or code == "audit_unavailable":
+            return
+        event = Event(kind=REQUEST_BLOCKED, agent=scope.agent, session=scope.session, reason=code,
+                      policy=engine.policy.name, policy_hash=engine.policy.hash,
+                      detail={"host": flow.request.pretty_host, "path": api_path(flow)})
+        try:
+            await asyncio.to_thread(engine.record, [event])
+        except Exception as e:  # noqa: BLE001 - the request is refused either way
+            log.error("masker could not journal request_blocked: %s", type(e).__name__)
+
+
+class ForwardGuard:
+    """Last addon in the request chain: an LLM flow not marked as masked is refused.
+
+    Defence in depth against a masking hook that was skipped or raised
+    outside its own handler (mitmproxy then forwards the flow unmodified).
+    """
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        try:
+            if flow.response is not None or flow.metadata.get(MASKED_KEY) or flow.metadata.get("masker_local"):
+                return
+            if flow.metadata.get(LLM_KEY) or routing.is_llm_flow(flow, ctx.options.masker_llm_hosts):
+                errors.refuse(flow, 502, "not_masked", "request was not masked; nothing was forwarded")
+        except Exception as e:  # noqa: BLE001
+            errors.fail_closed(flow, "guard", e)

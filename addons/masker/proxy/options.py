@@ -1,0 +1,99 @@
+"""Masker's mitmproxy options: declared in ``load``, validated in ``configure``.
+
+Also derives mitmproxy settings that must follow from them (``allow_hosts``,
+``body_size_limit``) and refuses settings that leak (``stream_large_bodies``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from mitmproxy import ctx, exceptions
+from mitmproxy.utils import human
+
+from masker.proxy import routing
+
+DEFAULT_MAX_BODY = "16m"
+DEFAULT_ENGINE_FACTORY = "masker.runtime:open_runtime"  # a Runtime: closed (final checkpoint) at shutdown
+
+
+class MaskerOptions:
+    """Declares every ``masker_*`` option; other Masker addons only read them."""
+
+    def load(self, loader) -> None:
+        loader.add_option("masker_policy", str, "", "Mask policy YAML (empty: the shipped policy).")
+        loader.add_option("masker_data_dir", str, "", "Data directory (empty: $MASKER_DATA_DIR or ./.data).")
+        loader.add_option(
+            "masker_llm_hosts",
+            Sequence[str],
+            list(routing.DEFAULT_LLM_HOSTS),
+            "LLM API hosts intercepted in regular mode (host.name or *.host.name); others are tunnelled untouched.",
+        )
+        loader.add_option("masker_detect_timeout", str, "10", "Seconds masking may take before the request is refused (503).")
+        loader.add_option("masker_max_body", str, DEFAULT_MAX_BODY, "Largest request body (decoded) Masker accepts; larger gets 413.")
+        loader.add_option("masker_admin_token", str, "", "Token for local admin endpoints (X-Masker-Admin-Token); empty disables them.")
+        loader.add_option("masker_default_session", str, "default", "Session used when a request has no X-Masker-Session header.")
+        loader.add_option("masker_ws_keep_messages", int, 64, "WebSocket messages kept per flow (older ones are dropped from memory).")
+        loader.add_option(
+            "masker_engine_factory",
+            str,
+            DEFAULT_ENGINE_FACTORY,
+            "module:function(policy_path, data_dir, env) -> Engine, or a runtime with .engine and .close().",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        o = ctx.options
+        if o.stream_large_bodies:
+            raise exceptions.OptionsError("stream_large_bodies sends request bodies upstream unmasked; Masker refuses to run with it")
+        if detect_timeout() is None:
+            raise exceptions.OptionsError(f"masker_detect_timeout must be a number of seconds > 0, not {o.masker_detect_timeout!r}")
+        if "masker_ws_keep_messages" in updated and o.masker_ws_keep_messages < 1:
+            raise exceptions.OptionsError("masker_ws_keep_messages must be >= 1")
+        if "masker_engine_factory" in updated and ":" not in o.masker_engine_factory:
+            raise exceptions.OptionsError("masker_engine_factory must look like module:function")
+        if not o.masker_default_session.strip():
+            raise exceptions.OptionsError("masker_default_session must not be empty")
+        max_body = max_body_bytes()
+        if max_body is None or max_body <= 0:
+            raise exceptions.OptionsError(f"invalid masker_max_body {o.masker_max_body!r}")
+        try:
+            allow = routing.allow_hosts_for(o.masker_llm_hosts, o.mode)
+        except ValueError as e:
+            raise exceptions.OptionsError(str(e)) from None
+        if not o.masker_llm_hosts and not routing.reverse_targets(o.mode):
+            raise exceptions.OptionsError("masker_llm_hosts is empty and no reverse mode is set: nothing would be masked")
+        changes: dict[str, object] = {}
+        if list(o.allow_hosts) != allow:
+            changes["allow_hosts"] = allow
+        if o.ignore_hosts:
+            changes["ignore_hosts"] = []
+        # mitmproxy's own limit (HTML 413, body never read) is the memory cap;
+        # Masker's JSON 413 applies below it.
+        hard = human.parse_size(o.body_size_limit) if o.body_size_limit else None
+        if hard is None or hard < max_body:
+            changes["body_size_limit"] = str(2 * max_body)
+        if changes:
+            o.update(**changes)
+
+
+def detect_timeout() -> float | None:
+    """``masker_detect_timeout`` in seconds (a string option: mitmproxy cannot ``--set`` floats)."""
+    try:
+        value = float(ctx.options.masker_detect_timeout)
+    except ValueError:
+        return None
+    return value if 0 < value < float("inf") else None
+
+
+def max_body_bytes() -> int | None:
+    try:
+        return human.parse_size(ctx.options.masker_max_body)
+    except ValueError:
+        return None
+
+
+def data_dir() -> Path:
+    """``masker_data_dir``, else ``$MASKER_DATA_DIR``, else ``./.data``."""
+    return Path(ctx.options.masker_data_dir or os.environ.get("MASKER_DATA_DIR") or ".data")

@@ -1,0 +1,167 @@
+"""Restores the caller's tokens in LLM responses (buffered and SSE-streamed).
+
+Buffered JSON goes through the provider router; SSE is streamed through the
+router's ``SseRehydrator`` (parsed events, pending token tails held back).
+Tokens outside the caller's scope come back redacted (the engine decides).
+Errors: a buffered response becomes a 502 JSON error; a broken stream is
+killed, never passed on corrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from typing import Callable
+
+from mitmproxy import http
+
+from masker.audit.events import Event
+from masker.engine import Engine
+from masker.providers import router
+from masker.proxy import errors
+from masker.proxy.codec import StreamDecoder, decode_bounded
+from masker.proxy.identity import SCOPE_KEY
+from masker.proxy.masking import MASKED_KEY, api_path, is_json_type
+from masker.proxy.options import detect_timeout, max_body_bytes
+from masker.scope import Scope
+
+log = logging.getLogger("masker.proxy")
+
+RESPONSE_LIMIT_FACTOR = 8  # decoded responses may be this many times masker_max_body
+
+
+def _mime(flow: http.HTTPFlow) -> str:
+    assert flow.response is not None
+    return flow.response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+class StreamRehydration:
+    """The ``flow.response.stream`` callable for one SSE response.
+
+    Runs on the event loop per chunk: decoding and rehydration of small
+    chunks only; rehydration events are kept in ``events`` and journaled by
+    the ``response`` hook once the stream has ended.
+    """
+
+    def __init__(self, flow: http.HTTPFlow, engine: Engine, scope: Scope, encoding: str) -> None:
+        self.flow = flow
+        self.events: list[Event] = []
+        self.dead = False
+        self._decoder = StreamDecoder(encoding)
+
+        def rehydrate(text: str, *, json_escape: bool = False) -> str:
+            return engine.rehydrate(text, scope, self.events, json_escape=json_escape)
+
+        self._sse = router.stream_rehydrator(api_path(flow), rehydrate)
+
+    def __call__(self, data: bytes) -> bytes | list[bytes]:
+        if self.dead:
+            return []
+        try:
+            if data:
+                out = self._sse.feed(self._decoder.feed(data))
+            else:  # end of message: flush held-back tails
+                out = self._sse.feed(self._decoder.finish()) + self._sse.finish()
+        except Exception as e:  # noqa: BLE001 - kill, never pass a corrupted stream on
+            self.dead = True
+            log.error("masker stream rehydration failed: %s; stream killed", type(e).__name__)
+            self.flow.kill()
+            return []
+        return out if out else []  # b"" mid-stream would end a chunked body
+
+
+class Rehydration:
+    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+        self._engine = engine
+        # per-flow stream state lives here, not in flow.metadata (which mitmproxy may serialize)
+        self._streams: weakref.WeakKeyDictionary[http.HTTPFlow, StreamRehydration] = weakref.WeakKeyDictionary()
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if not flow.metadata.get(MASKED_KEY) or flow.response is None:
+            return
+        try:
+            if _mime(flow) != "text/event-stream":
+                return
+            engine = self._engine()
+            if engine is None:
+                raise RuntimeError("no engine")
+            resp = flow.response
+            stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], resp.headers.get("content-encoding", "identity"))
+            resp.headers.pop("content-length", None)
+            resp.headers.pop("content-encoding", None)
+            resp.stream = stream
+            self._streams[flow] = stream
+        except Exception as e:  # noqa: BLE001 - buffer instead; the response hook refuses it
+            log.error("masker could not set up stream rehydration: %s", type(e).__name__)
+            flow.metadata["masker_stream_failed"] = True
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        if not flow.metadata.get(MASKED_KEY) or flow.response is None:
+            return
+        stream = self._streams.pop(flow, None)
+        if stream is not None:
+            await self._record(stream.events)
+            return
+        try:
+            if flow.metadata.get("masker_stream_failed"):
+                raise RuntimeError("stream setup failed")
+            await self._rehydrate_buffered(flow)
+        except Exception as e:  # noqa: BLE001 - fail closed: never pass tokens/garbage on
+            log.error("masker rehydration failed: %s", type(e).__name__)
+            flow.response = errors.error_response(502, "rehydration_failed", f"Masker could not restore the response ({type(e).__name__})")
+
+    async def error(self, flow: http.HTTPFlow) -> None:
+        stream = self._streams.pop(flow, None)
+        if stream is not None:
+            await self._record(stream.events)
+
+    async def _record(self, events: list[Event]) -> None:
+        engine = self._engine()
+        if not events or engine is None:
+            return
+        try:
+            await asyncio.to_thread(engine.record, list(events))
+        except Exception as e:  # noqa: BLE001 - the stream is already delivered
+            log.error("masker could not journal %d stream rehydration events: %s", len(events), type(e).__name__)
+
+    async def _rehydrate_buffered(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        assert resp is not None
+        raw = resp.raw_content
+        mime = _mime(flow)
+        jsonish = is_json_type(mime) or mime.endswith("ndjson")
+        if not raw or not (jsonish or mime.startswith("text/")):
+            return  # empty or binary (audio, files): nothing token-shaped to restore
+        engine = self._engine()
+        if engine is None:
+            raise RuntimeError("no engine")
+        scope: Scope = flow.metadata[SCOPE_KEY]
+        limit = (max_body_bytes() or 0) * RESPONSE_LIMIT_FACTOR
+        encoding = resp.headers.get("content-encoding")
+        path = api_path(flow)
+
+        def work() -> str:
+            text = decode_bounded(raw, encoding, limit).decode("utf-8")
+            events: list[Event] = []
+
+            def rehydrate(t: str, *, json_escape: bool = False) -> str:
+                return engine.rehydrate(t, scope, events, json_escape=json_escape)
+
+            if is_json_type(mime):
+                try:
+                    doc = json.loads(text)
+                except ValueError:
+                    out = rehydrate(text, json_escape=True)
+                else:
+                    out = json.dumps(router.rehydrate_response(path, doc, rehydrate), ensure_ascii=False)
+            else:
+                out = rehydrate(text, json_escape=jsonish)
+            if events:
+                engine.record(events)
+            return out
+
+        out = await asyncio.wait_for(asyncio.to_thread(work), timeout=detect_timeout())
+        resp.headers.pop("content-encoding", None)
+        resp.content = out.encode("utf-8")

@@ -1,0 +1,230 @@
+"""Side-by-side numbers: direct to a local fake upstream vs through Masker.
+
+Measures, in one run:
+* added latency (p50/p99) for a ~1 KB non-streaming chat turn,
+* added time-to-first-token for a streaming turn,
+* req/s through Masker at concurrency 16 (with the error count).
+
+The fake upstream (tests/e2e/fake_upstream.py) and the sidecar (``masker run``
+in reverse mode, what an app uses with ``base_url``) run as their own
+processes; the load generator is this process. Targets on 2 cores: added
+p50 <= 10 ms, TTFT added <= 3 ms, >= 150 req/s.
+
+    python scripts/bench_proxy.py --out bench.json [--engine masker.runtime:build_engine --policy P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+E2E = ROOT / "tests" / "e2e"
+sys.path.insert(0, str(E2E))
+
+from fake_upstream import make_ca_and_leaf  # noqa: E402
+
+TURN = ("I'm calling about my prescription refill. The pharmacy said the doctor has not sent it yet, "
+        "and I have about three days of pills left. Can you check the status and tell me what to do? ") * 4
+UPSTREAM_MAIN = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from fake_upstream import FakeUpstream
+from pathlib import Path
+s = FakeUpstream(Path(sys.argv[2]), Path(sys.argv[3])).start()
+Path(sys.argv[4]).write_text(str(s.port))
+while True:
+    time.sleep(3600)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def body(stream: bool = False) -> bytes:
+    doc = {"model": "gpt-test", "stream": stream, "messages": [
+        {"role": "system", "content": "You are a helpful pharmacy assistant."},
+        {"role": "user", "content": f"John Smith here, 555-123-4567. {TURN}"}]}
+    return json.dumps(doc).encode()
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def ms(x: float) -> float:
+    return round(x * 1000, 2)
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code in (200, 503):
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} not up")
+
+
+def latency(client: httpx.Client, url: str, n: int) -> list[float]:
+    out = []
+    data = body()
+    for _ in range(n):
+        t = time.perf_counter()
+        r = client.post(url, content=data, headers={"content-type": "application/json"})
+        r.raise_for_status()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def ttft(client: httpx.Client, url: str, n: int) -> list[float]:
+    out = []
+    data = body(stream=True)
+    for _ in range(n):
+        t = time.perf_counter()
+        with client.stream("POST", url, content=data, headers={"content-type": "application/json"}) as r:
+            r.raise_for_status()
+            first = None
+            for chunk in r.iter_bytes():
+                if first is None and b'"content": "' in chunk and b'"content": ""' not in chunk:
+                    first = time.perf_counter() - t
+            out.append(first if first is not None else time.perf_counter() - t)
+    return out
+
+
+def throughput(url: str, verify: str, concurrency: int, seconds: float) -> dict:
+    stop = time.monotonic() + seconds
+    counts = {"ok": 0, "errors": 0}
+    lock = threading.Lock()
+    data = body()
+
+    def worker() -> None:
+        with httpx.Client(verify=verify, timeout=30, trust_env=False) as c:
+            while time.monotonic() < stop:
+                try:
+                    ok = c.post(url, content=data, headers={"content-type": "application/json"}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    counts["ok" if ok else "errors"] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - t0
+    return {"concurrency": concurrency, "seconds": round(elapsed, 2), "requests": counts["ok"],
+            "errors": counts["errors"], "req_per_s": round(counts["ok"] / elapsed, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", help="write the JSON result here")
+    ap.add_argument("--engine", default="fake_engine:build_engine",
+                    help="masker_engine_factory (default: the test fake engine; masker.runtime:build_engine for the real one)")
+    ap.add_argument("--policy", help="mask policy for the real engine (default: the shipped one)")
+    ap.add_argument("--requests", type=int, default=200, help="sequential requests per side for latency")
+    ap.add_argument("--streams", type=int, default=30, help="streaming requests per side for TTFT")
+    ap.add_argument("--seconds", type=float, default=10.0, help="duration of the throughput run")
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="masker-bench-"))
+    ca_cert, cert, key = make_ca_and_leaf(tmp / "upstream")
+    port_file = tmp / "upstream.port"
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["PYTHONPATH"] = os.pathsep.join([str(E2E), str(ROOT / "addons")])
+    procs = [subprocess.Popen([sys.executable, "-c", UPSTREAM_MAIN, str(E2E), str(cert), str(key), str(port_file)], env=env)]
+    try:
+        while not port_file.exists() or not port_file.read_text():
+            time.sleep(0.1)
+        up = int(port_file.read_text())
+        listen = free_port()
+        log = (tmp / "sidecar.log").open("wb")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "masker.proxy.cli", "run", "--listen", f"127.0.0.1:{listen}",
+             "--mode", f"reverse:https://127.0.0.1:{up}", "--data-dir", str(tmp / "data"),
+             "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--set", f"masker_engine_factory={args.engine}",
+             *(["--policy", str(Path(args.policy).resolve())] if args.policy else [])],
+            env={**env, "MASKER_LOG_LEVEL": "WARNING"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+        # Plain mitmproxy, same mode, no Masker, bodies streamed straight through:
+        # the floor any mitmproxy-based sidecar pays (not a Masker setting: it leaks).
+        plain = free_port()
+        procs.append(subprocess.Popen(
+            [str(Path(sys.executable).parent / "mitmdump"), "-q", "--mode", f"reverse:https://127.0.0.1:{up}",
+             "--listen-host", "127.0.0.1", "--listen-port", str(plain), "--set", "connection_strategy=lazy",
+             "--set", "stream_large_bodies=1", "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
+             "--set", f"confdir={tmp / 'plain-ca'}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_http(f"http://127.0.0.1:{listen}/readyz")
+        path = "/v1/chat/completions"
+        direct_url, masker_url, plain_url = f"https://127.0.0.1:{up}{path}", f"http://127.0.0.1:{listen}{path}", f"http://127.0.0.1:{plain}{path}"
+        wait_http(f"http://127.0.0.1:{plain}/v1/models")
+        lat: dict[str, list[float]] = {"direct": [], "mitmproxy": [], "masker": []}
+        tt: dict[str, list[float]] = {"direct": [], "mitmproxy": [], "masker": []}
+        urls = {"direct": direct_url, "mitmproxy": plain_url, "masker": masker_url}
+        with httpx.Client(verify=str(ca_cert), timeout=30, trust_env=False) as c:
+            for u in urls.values():  # warm-up
+                latency(c, u, 10)
+            for _ in range(10):  # interleave so load drift hits every side alike
+                for name, u in urls.items():
+                    lat[name] += latency(c, u, args.requests // 10)
+            for _ in range(args.streams):
+                for name, u in urls.items():
+                    tt[name] += ttft(c, u, 1)
+        tp = {name: throughput(u, str(ca_cert), args.concurrency, args.seconds) for name, u in urls.items()}
+        lat_d, lat_m, tt_d, tt_m = lat["direct"], lat["masker"], tt["direct"], tt["masker"]
+        result = {
+            "engine": args.engine,
+            "policy": args.policy,
+            "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+            "request_bytes": len(body()),
+            "latency_ms": {
+                **{name: {"p50": ms(pct(v, 0.5)), "p99": ms(pct(v, 0.99)), "n": len(v)} for name, v in lat.items()},
+                "added_p50": ms(pct(lat_m, 0.5) - pct(lat_d, 0.5)),
+                "added_p99": ms(pct(lat_m, 0.99) - pct(lat_d, 0.99)),
+            },
+            "ttft_ms": {
+                **{f"{name}_p50": ms(statistics.median(v)) for name, v in tt.items()},
+                "added_p50": ms(statistics.median(tt_m) - statistics.median(tt_d)), "n": len(tt_m),
+            },
+            "throughput": tp,
+            "targets": {"added_p50_ms": 10, "ttft_added_ms": 3, "req_per_s": 150},
+        }
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""What never reaches upstream, and what the client sees instead (curl + httpx)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import free_port, mitmdump_cmd, start_sidecar
+from fake_engine import PHI, REHYDRATE_BOMB
+
+URL = "https://api.openai.com/v1/chat/completions"
+BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "Call John Smith at 555-123-4567."}]}
+
+
+def _post(sidecar, bundle, content: bytes, headers: dict[str, str] | None = None, url: str = URL) -> httpx.Response:
+    h = {"content-type": "application/json", **(headers or {})}
+    with httpx.Client(proxy=sidecar.url, verify=str(bundle), timeout=20, trust_env=False) as c:
+        return c.post(url, content=content, headers=h)
+
+
+def _error(resp: httpx.Response) -> dict:
+    assert resp.headers["content-type"].startswith("application/json")
+    return resp.json()["error"]
+
+
+def _chat(text: str) -> bytes:
+    return json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": text}]}).encode()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_curl_through_proxy(sidecar, bundle, upstream):
+    out = subprocess.run(
+        ["curl", "-sS", "--proxy", sidecar.url, "--cacert", str(bundle), "-H", "content-type: application/json",
+         "-H", "x-masker-agent: curl-bot", "--data-binary", json.dumps(BODY), URL],
+        capture_output=True, check=True, timeout=30,
+    )
+    assert json.loads(out.stdout)["choices"][0]["message"]["content"] == "Echo: Call John Smith at 555-123-4567."
+    assert b"John Smith" not in upstream.bodies() and b"555-123-4567" not in upstream.bodies()
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "code"),
+    [
+        (b'{"model": "gpt", "messages": [', {}, 400, "invalid_json"),
+        (b"John Smith", {"content-type": "text/plain"}, 415, "unsupported_media_type"),
+        (b"\x1f\x8bnot really gzip John Smith", {"content-encoding": "gzip"}, 400, "bad_encoding"),
+        (_chat("x" * 70_000), {}, 413, "body_too_large"),
+        (gzip.compress(_chat("John Smith " + "y" * 200_000)), {"content-encoding": "gzip"}, 413, "body_too_large"),
+        (_chat("John Smith FAIL_CRASH"), {}, 502, "masking_failed"),
+        (_chat("John Smith FAIL_AUDIT"), {}, 503, "audit_unavailable"),
+        (_chat("John Smith TIMEOUT_PLEASE"), {}, 503, "detect_timeout"),
+    ],
+    ids=["malformed-json", "text-plain", "corrupt-gzip", "oversized", "gzip-bomb", "engine-crash", "audit-down", "timeout"],
+)
+def test_refused_requests_never_reach_upstream(sidecar, bundle, upstream, content, headers, status, code):
+    r = _post(sidecar, bundle, content, headers)
+    assert r.status_code == status
+    assert _error(r)["code"] == code
+    assert upstream.received == []
+
+
+def test_body_over_hard_limit_gets_413(sidecar, bundle, upstream):
+    r = _post(sidecar, bundle, _chat("John Smith " + "z" * 200_000))
+    assert r.status_code == 413
+    assert upstream.received == []
+
+
+def test_gzip_request_body_is_decoded_and_masked(sidecar, bundle, upstream):
+    r = _post(sidecar, bundle, gzip.compress(json.dumps(BODY).encode()), {"content-encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.json()["choices"][0]["message"]["content"] == "Echo: Call John Smith at 555-123-4567."
+    rec = upstream.received[-1]
+    assert "content-encoding" not in {k.lower() for k in rec.headers}
+    assert b"MSKV1.NAME." in rec.body and b"John Smith" not in rec.body
+
+
+def test_foreign_session_token_is_redacted(sidecar, bundle, upstream):
+    r = _post(sidecar, bundle, json.dumps(BODY).encode(), {"x-masker-session": "alice"})
+    assert "John Smith" in r.json()["choices"][0]["message"]["content"]
+    token = json.loads(upstream.received[-1].body)["messages"][0]["content"].split()[1]
+    assert token.startswith("MSKV1.NAME.")
+    mine = _post(sidecar, bundle, _chat(f"Again {token}"), {"x-masker-session": "alice"})
+    assert mine.json()["choices"][0]["message"]["content"] == "Echo: Again John Smith"
+    other = _post(sidecar, bundle, _chat(f"Who is {token}?"), {"x-masker-session": "bob"})
+    assert other.json()["choices"][0]["message"]["content"] == "Echo: Who is [REDACTED:NAME]?"
+
+
+def test_slow_request_does_not_stall_others(sidecar, bundle, upstream):
+    done: dict[str, float] = {}
+
+    def slow() -> None:
+        _post(sidecar, bundle, _chat("John Smith SLOW_PLEASE"))
+        done["slow"] = time.monotonic()
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.15)
+    r = _post(sidecar, bundle, json.dumps(BODY).encode())
+    done["fast"] = time.monotonic()
+    t.join(20)
+    assert r.status_code == 200
+    assert done["fast"] < done["slow"]
+
+
+def test_health_endpoints_answered_locally(sidecar, reverse_sidecar, upstream):
+    with httpx.Client(proxy=sidecar.url, trust_env=False) as c:
+        assert c.get("http://masker.local/healthz").json() == {"status": "ok"}
+        assert c.get("http://masker.local/readyz").status_code == 200
+    assert httpx.get(f"{sidecar.url}/healthz", trust_env=False).json() == {"status": "ok"}
+    assert httpx.get(f"{reverse_sidecar.url}/healthz", trust_env=False).json() == {"status": "ok"}
+    assert httpx.post(f"{reverse_sidecar.url}/audit/verify", trust_env=False).status_code == 403
+    assert upstream.received == []
+
+
+def test_non_llm_host_is_tunnelled_untouched(sidecar, upstream, upstream_certs):
+    """other.example is not an LLM host: its real certificate reaches the client
+    (the client trusts only the upstream CA, not Masker's) and the body is not touched."""
+    body = json.dumps(BODY).encode()
+    with httpx.Client(proxy=sidecar.url, verify=str(upstream_certs[0]), trust_env=False, timeout=20) as c:
+        r = c.post("https://other.example/v1/echo", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    assert upstream.received[-1].body == body
+
+
+def test_engine_unavailable_refuses_everything(tmp_path, upstream, upstream_certs, bundle):
+    port = free_port()
+    cmd = mitmdump_cmd(port, tmp_path, upstream_certs[0], "fake_engine:broken_engine")
+    with start_sidecar(cmd, tmp_path, port, upstream, reverse=False) as sc:
+        with httpx.Client(proxy=sc.url, verify=False, trust_env=False, timeout=20) as c:
+            assert c.get("http://masker.local/readyz").status_code == 503
+            r = c.post(URL, content=json.dumps(BODY).encode(), headers={"content-type": "application/json"})
+            g = c.get("https://api.openai.com/v1/models")
+    assert r.status_code == 503 and _error(r)["code"] == "engine_unavailable"
+    assert g.status_code == 503
+    assert upstream.received == []
+    assert all(v not in sc.log_text() for v in PHI)
+
+
+def test_rehydration_failure_is_a_502_not_a_leak(sidecar, bundle, upstream):
+    r = _post(sidecar, bundle, _chat(f"John Smith {REHYDRATE_BOMB}"))
+    assert r.status_code == 502
+    assert _error(r)["code"] == "rehydration_failed"
+
+
+def test_rehydration_failure_mid_stream_kills_the_stream(sidecar, bundle, upstream):
+    """Text before the failure may arrive; the stream then breaks off, never passes on corrupted."""
+    prompt = "John Smith says hello to everyone here " + REHYDRATE_BOMB
+    doc = {"model": "gpt-test", "stream": True, "messages": [{"role": "user", "content": prompt}]}
+    received = b""
+    with httpx.Client(proxy=sidecar.url, verify=str(bundle), timeout=20, trust_env=False) as c:
+        with pytest.raises(httpx.HTTPError):
+            with c.stream("POST", URL, content=json.dumps(doc).encode(), headers={"content-type": "application/json"}) as r:
+                assert r.status_code == 200
+                for chunk in r.iter_bytes():
+                    received += chunk
+    assert b"[DONE]" not in received
+    assert REHYDRATE_BOMB.encode() not in received
+
+
+def test_sidecar_logs_carry_no_phi(sidecar, reverse_sidecar):
+    """Runs last in this file: everything above went through these sidecars."""
+    for sc in (sidecar, reverse_sidecar):
+        log = sc.log_text()
+        assert "masker refused" in log or sc is reverse_sidecar
+        assert all(value not in log for value in PHI)
+        journal = json.dumps(sc.journal())
+        assert all(value not in journal for value in PHI)
