@@ -45,31 +45,43 @@ class MaskingEngine:
 
     def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
         events: list[Event] = []
+        out = [f.text for f in fields]
+        written: set[str] = set()  # replacements Masker wrote (surrogates are not tokens)
+
+        def apply(i: int, spans: Sequence[Span]) -> None:
+            out[i], ev = self._applier.apply(out[i], spans, scope)
+            events.extend(_with_path(ev, fields[i].path))
+            written.update(_replacements(out[i], ev))
+
         scanned = [i for i, f in enumerate(fields) if self.policy.scans_role(f.role)]
         for i, f in enumerate(fields):
             if i not in scanned:
                 events.append(self._event(SCAN_SKIPPED, scope, reason="role_not_scanned", path=f.path, role=f.role))
-        spans_by_field = self.detector.detect_batch([fields[i].text for i in scanned])
-        out = [f.text for f in fields]
-        found: dict[str, str] = {}  # value -> kind, for propagation
-        produced: set[str] = set()  # replacements written (surrogates are not tokens)
-        for i, spans in zip(scanned, spans_by_field):
-            text = fields[i].text
-            for s in spans:
-                if self._masks(s.kind) and len(text[s.start : s.end].strip()) >= _MIN_PROPAGATED_LEN:
-                    found.setdefault(text[s.start : s.end], s.kind)
-            out[i], ev = self._applier.apply(text, spans, scope)
-            events.extend(_with_path(ev, fields[i].path))
-            produced.update(_replacements(out[i], ev))
+
+        # 1. detection, all fields of the request in one batch
+        found: dict[str, str] = {}  # detected value -> kind
+        for i, spans in zip(scanned, self.detector.detect_batch([out[i] for i in scanned])):
+            found.update(self._masked_values(out[i], spans))
+            apply(i, spans)
+        # 2. propagation: a value detected anywhere is masked everywhere in the request
         if found:
             for i in scanned:
-                spans = _occurrences(out[i], found, produced)
+                spans = _occurrences(out[i], found, written)
                 if spans:
-                    out[i], ev = self._applier.apply(out[i], spans, scope)
-                    events.extend(_with_path(ev, fields[i].path))
-                    produced.update(_replacements(out[i], ev))
-        findings = sum(len(self._residual(out[i], produced)) for i in scanned)
-        events.append(self._event(RESIDUAL_SCAN, scope, clean=findings == 0, findings=findings))
+                    apply(i, spans)
+        # 3. residual scan: what the rule-based passes still find is masked once more;
+        #    what remains after that (or straddles Masker's own output) blocks the request
+        remasked = findings = 0
+        for i in scanned:
+            outside, straddling = self._residual(out[i], written)
+            if outside:
+                remasked += len(outside)
+                apply(i, outside)
+                outside, straddling = self._residual(out[i], written)
+            findings += len(outside) + len(straddling)
+        events.append(
+            self._event(RESIDUAL_SCAN, scope, clean=findings == 0, findings=findings, remasked=remasked)
+        )
         self._sink.append(events)
         if findings:
             raise MaskingError("residual_phi", f"{findings} identifier(s) remained after masking", 502)
@@ -99,14 +111,27 @@ class MaskingEngine:
         rule = self.policy.rule(kind)
         return rule is not None and rule.action != "passthrough"
 
-    def _residual(self, text: str, produced: set[str]) -> list[Span]:
-        """Identifiers the rule-based passes still find outside what Masker wrote."""
-        written = _written_ranges(text, produced)
-        return [
-            s
-            for s in self.detector.rule_based(text)
-            if self._masks(s.kind) and not any(a <= s.start and s.end <= b for a, b in written)
-        ]
+    def _masked_values(self, text: str, spans: Sequence[Span]) -> dict[str, str]:
+        return {
+            text[s.start : s.end]: s.kind
+            for s in spans
+            if self._masks(s.kind) and len(text[s.start : s.end].strip()) >= _MIN_PROPAGATED_LEN
+        }
+
+    def _residual(self, text: str, written: set[str]) -> tuple[list[Span], list[Span]]:
+        """Identifiers the rule-based passes still find: (clear of Masker's output, straddling it).
+
+        Spans wholly inside a token, placeholder or surrogate are Masker's own output.
+        """
+        ranges = _written_ranges(text, written)
+        outside: list[Span] = []
+        straddling: list[Span] = []
+        for s in self.detector.rule_based(text):
+            if not self._masks(s.kind) or any(a <= s.start and s.end <= b for a, b in ranges):
+                continue
+            overlaps = any(a < s.end and s.start < b for a, b in ranges)
+            (straddling if overlaps else outside).append(s)
+        return outside, straddling
 
     def _event(self, kind: str, scope: Scope, *, reason: str | None = None, **detail: object) -> Event:
         return Event(

@@ -37,7 +37,8 @@ NUMBER_WORDS = frozenset(UNITS) | frozenset(TEENS) | frozenset(TENS) | {"hundred
 # Punctuation that may sit between the digits of one spoken identifier.
 SEPARATOR_PUNCT = frozenset({",", "-", ".", "/", "–", "—"})
 
-_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+|_|[^\w\s]")
+# ASCII digits only: "²" or "٣" are not digits a caller spoke or typed.
+_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|[0-9]+|_|[^\w\s]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ def _tokenize(text: str) -> list[_Tok]:
     toks = []
     for m in _TOKEN_RE.finditer(text):
         s = m.group()
-        kind = "d" if s[0].isdigit() else ("w" if s[0].isalpha() else "p")
+        kind = "d" if "0" <= s[0] <= "9" else ("w" if s[0].isalpha() else "p")
         toks.append(_Tok(m.start(), m.end(), s.lower(), kind))
     return toks
 
