@@ -10,12 +10,17 @@ in reverse mode, what an app uses with ``base_url``) run as their own
 processes; the load generator is this process. Targets on 2 cores: added
 p50 <= 10 ms, TTFT added <= 3 ms, >= 150 req/s.
 
-    python scripts/bench_proxy.py --out bench.json [--engine masker.runtime:build_engine --policy P]
+The sidecar runs the real engine (shipped policy: regex + NER, dev keys in a
+temporary data dir) unless ``--fake`` picks the test fake engine, which
+measures the proxy's own overhead alone.
+
+    python scripts/bench_proxy.py --out bench.json [--passes regex] [--policy P] [--fake]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -29,6 +34,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 E2E = ROOT / "tests" / "e2e"
@@ -56,10 +62,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_TURN_NO = itertools.count()
+
+
 def body(stream: bool = False) -> bytes:
+    """A ~1 KB chat turn. The user text differs on every call (a turn number):
+    the engine caches detection per text, and a new turn is never cached."""
     doc = {"model": "gpt-test", "stream": stream, "messages": [
         {"role": "system", "content": "You are a helpful pharmacy assistant."},
-        {"role": "user", "content": f"John Smith here, 555-123-4567. {TURN}"}]}
+        {"role": "user", "content": f"John Smith here, 555-123-4567, turn {next(_TURN_NO)}. {TURN}"}]}
     return json.dumps(doc).encode()
 
 
@@ -72,11 +83,11 @@ def ms(x: float) -> float:
     return round(x * 1000, 2)
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
+def wait_http(url: str, timeout: float = 60, ok: tuple[int, ...] = (200, 503)) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=2).status_code in (200, 503):
+            if httpx.get(url, timeout=2).status_code in ok:
                 return
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -85,8 +96,8 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 def latency(client: httpx.Client, url: str, n: int) -> list[float]:
     out = []
-    data = body()
     for _ in range(n):
+        data = body()
         t = time.perf_counter()
         r = client.post(url, content=data, headers={"content-type": "application/json"})
         r.raise_for_status()
@@ -96,8 +107,8 @@ def latency(client: httpx.Client, url: str, n: int) -> list[float]:
 
 def ttft(client: httpx.Client, url: str, n: int) -> list[float]:
     out = []
-    data = body(stream=True)
     for _ in range(n):
+        data = body(stream=True)
         t = time.perf_counter()
         with client.stream("POST", url, content=data, headers={"content-type": "application/json"}) as r:
             r.raise_for_status()
@@ -113,13 +124,12 @@ def throughput(url: str, verify: str, concurrency: int, seconds: float) -> dict:
     stop = time.monotonic() + seconds
     counts = {"ok": 0, "errors": 0}
     lock = threading.Lock()
-    data = body()
 
     def worker() -> None:
         with httpx.Client(verify=verify, timeout=30, trust_env=False) as c:
             while time.monotonic() < stop:
                 try:
-                    ok = c.post(url, content=data, headers={"content-type": "application/json"}).status_code == 200
+                    ok = c.post(url, content=body(), headers={"content-type": "application/json"}).status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 with lock:
@@ -139,9 +149,9 @@ def throughput(url: str, verify: str, concurrency: int, seconds: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", help="write the JSON result here")
-    ap.add_argument("--engine", default="fake_engine:build_engine",
-                    help="masker_engine_factory (default: the test fake engine; masker.runtime:build_engine for the real one)")
+    ap.add_argument("--fake", action="store_true", help="the test fake engine (proxy overhead alone) instead of the real one")
     ap.add_argument("--policy", help="mask policy for the real engine (default: the shipped one)")
+    ap.add_argument("--passes", help="override the policy's detection passes, comma-separated (e.g. regex)")
     ap.add_argument("--requests", type=int, default=200, help="sequential requests per side for latency")
     ap.add_argument("--streams", type=int, default=30, help="streaming requests per side for TTFT")
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of the throughput run")
@@ -149,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="masker-bench-"))
+    engine = "fake_engine:build_engine" if args.fake else "masker.runtime:open_runtime"
+    policy = Path(args.policy).resolve() if args.policy else ROOT / "configs" / "mask_policy.yaml"
+    if args.passes:
+        doc = yaml.safe_load(policy.read_text())
+        doc["passes"] = args.passes.split(",")
+        policy = tmp / "policy.yaml"
+        policy.write_text(yaml.safe_dump(doc))
     ca_cert, cert, key = make_ca_and_leaf(tmp / "upstream")
     port_file = tmp / "upstream.port"
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -163,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "masker.proxy.cli", "run", "--listen", f"127.0.0.1:{listen}",
              "--mode", f"reverse:https://127.0.0.1:{up}", "--data-dir", str(tmp / "data"),
-             "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--set", f"masker_engine_factory={args.engine}",
-             *(["--policy", str(Path(args.policy).resolve())] if args.policy else [])],
+             "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--set", f"masker_engine_factory={engine}",
+             "--policy", str(policy)],
             env={**env, "MASKER_LOG_LEVEL": "WARNING"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         # Plain mitmproxy, same mode, no Masker, bodies streamed straight through:
         # the floor any mitmproxy-based sidecar pays (not a Masker setting: it leaks).
@@ -175,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
              "--set", "stream_large_bodies=1", "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
              "--set", f"confdir={tmp / 'plain-ca'}"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_http(f"http://127.0.0.1:{listen}/readyz")
+        wait_http(f"http://127.0.0.1:{listen}/readyz", ok=(200,))  # the engine is built
         path = "/v1/chat/completions"
         direct_url, masker_url, plain_url = f"https://127.0.0.1:{up}{path}", f"http://127.0.0.1:{listen}{path}", f"http://127.0.0.1:{plain}{path}"
         wait_http(f"http://127.0.0.1:{plain}/v1/models")
@@ -194,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         tp = {name: throughput(u, str(ca_cert), args.concurrency, args.seconds) for name, u in urls.items()}
         lat_d, lat_m, tt_d, tt_m = lat["direct"], lat["masker"], tt["direct"], tt["masker"]
         result = {
-            "engine": args.engine,
-            "policy": args.policy,
+            "engine": engine,
+            "policy": None if args.fake else str(args.policy or "shipped"),
+            "passes": None if args.fake else (args.passes or "as in the policy"),
             "cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
             "request_bytes": len(body()),

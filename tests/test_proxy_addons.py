@@ -18,6 +18,7 @@ from masker.proxy.codec import BodyTooLarge, StreamDecoder, decode_bounded
 from masker.proxy.identity import Identity, proxy_auth_user, split_agent_path
 from masker.proxy.masking import MASKED_KEY, ForwardGuard, Masking
 from masker.proxy.options import MaskerOptions
+from masker.proxy.recorder import AuditRecorder
 from masker.proxy.rehydration import StreamRehydration
 from masker.scope import Scope
 
@@ -108,7 +109,9 @@ class _ExplodingEngine:
 
 
 def test_masking_failure_answers_502_and_forwards_nothing():
-    masking = Masking(lambda: _ExplodingEngine())
+    engine = _ExplodingEngine()
+    recorder = AuditRecorder(engine.record)
+    masking = Masking(lambda: engine, lambda: recorder)
     with taddons.context(MaskerOptions(), masking):
         f = _flow(body=json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode())
         f.metadata[identity.SCOPE_KEY] = Scope()
@@ -116,10 +119,11 @@ def test_masking_failure_answers_502_and_forwards_nothing():
         assert f.response is not None and f.response.status_code == 502
         assert json.loads(f.response.content)["error"]["code"] == "masking_failed"
         assert not f.metadata.get(MASKED_KEY)
+    recorder.close()
 
 
 def test_masking_ignores_non_llm_hosts_and_guard_blocks_unmasked_llm_flows():
-    masking, guard = Masking(lambda: None), ForwardGuard()
+    masking, guard = Masking(lambda: None, lambda: None), ForwardGuard()
     with taddons.context(MaskerOptions(), masking, guard):
         other = _flow(host="example.com", body=b"not json")
         other.client_conn.timestamp_tls_setup = None  # a plain-HTTP proxy request (no TLS)
@@ -133,7 +137,7 @@ def test_masking_ignores_non_llm_hosts_and_guard_blocks_unmasked_llm_flows():
 
 
 def test_reverse_mode_flows_are_always_llm_flows():
-    masking = Masking(lambda: None, lambda: "not built")
+    masking = Masking(lambda: None, lambda: None, lambda: "not built")
     with taddons.context(MaskerOptions(), masking):
         f = _flow(host="127.0.0.1")
         f.client_conn.proxy_mode = mode_specs.ProxyMode.parse("reverse:https://127.0.0.1:9999")

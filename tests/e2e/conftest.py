@@ -2,22 +2,28 @@
 (regular mode via ``mitmdump -s addons/masker_sidecar.py`` and reverse mode via
 ``masker run``), and the combined CA bundle from ``masker ca``.
 
-The engine is chosen in ONE place: the ``engine_factory`` fixture (an
-import path for the ``masker_engine_factory`` option).
+``sidecar`` and ``reverse_sidecar`` run the REAL engine
+(``masker.runtime:open_runtime``: shipped policy with regex + NER, a fresh
+data dir, keys in the environment) and ``Sidecar.journal()`` reads the real
+HMAC-chained journal. ``fake_sidecar`` runs ``fake_engine`` and exists only
+for failures that must be injected (engine crash, stall, timeout, audit down
+on demand, rehydration failure).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -41,11 +47,41 @@ class Sidecar:
         return f"http://127.0.0.1:{self.port}"
 
     def journal(self) -> list[dict]:
-        path = self.data_dir / "fake-journal.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        """Every journaled event: the real journal's day files, or the fake engine's file."""
+        paths = sorted((self.data_dir / "journal").glob("events-*.jsonl")) + [self.data_dir / "fake-journal.jsonl"]
+        return [json.loads(line) for p in paths if p.exists() for line in p.read_text().splitlines() if line]
+
+    def wait_journal(self, ready: Callable[[list[dict]], bool], timeout: float = 10.0) -> list[dict]:
+        """The journal once ``ready(events)`` holds: request_forwarded and rehydration
+        events are appended by a background recorder shortly after the response."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.journal()
+            if ready(events) or time.monotonic() > deadline:
+                return events
+            time.sleep(0.05)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+REQUEST_KINDS = ("detection", "redaction_applied", "request_forwarded", "rehydration")
+
+
+def request_events(sc: Sidecar, session: str, kinds: tuple[str, ...] = REQUEST_KINDS) -> list[dict]:
+    """The journal events of one session, once every kind in ``kinds`` is there
+    (asserted); the journal as a whole must hold no test PHI value."""
+    from phi import PHI
+
+    def mine(events: list[dict]) -> list[dict]:
+        return [e for e in events if e.get("session") == session]
+
+    events = sc.wait_journal(lambda evs: set(kinds) <= {e["kind"] for e in mine(evs)})
+    got = mine(events)
+    assert set(kinds) <= {e["kind"] for e in got}, sorted({e["kind"] for e in got})
+    text = json.dumps(events)
+    assert not [kind for value, kind in PHI.items() if value in text], "PHI value in the journal"
+    return got
 
 
 def free_port() -> int:
@@ -54,11 +90,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def engine_factory() -> str:
-    """The engine the sidecar runs (the ONE place to switch): "masker.runtime:build_engine" is
-    the real one (also via MASKER_E2E_ENGINE). Marker-word tests (FAIL_*, SLOW_*) need the fake."""
-    return os.environ.get("MASKER_E2E_ENGINE", "fake_engine:build_engine")
+REAL_ENGINE = "masker.runtime:open_runtime"
+FAKE_ENGINE = "fake_engine:build_engine"
+# One set of keys for every sidecar of the session (base64 of 32 random bytes each).
+KEYS = {name: base64.b64encode(secrets.token_bytes(32)).decode()
+        for name in ("MASKER_KEY_K_HEALTHCARE", "MASKER_AUDIT_KEY", "MASKER_SIGNING_KEY")}
 
 
 @pytest.fixture(scope="session")
@@ -81,9 +117,10 @@ def _fresh_records(request) -> None:
 
 
 def _env(upstream: FakeUpstream) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and not k.startswith("MASKER_")}
     env["PYTHONPATH"] = os.pathsep.join([str(E2E), str(ROOT / "addons")])
     env["FAKE_UPSTREAM_PORT"] = str(upstream.port)
+    env.update(KEYS)
     return env
 
 
@@ -115,20 +152,27 @@ def start_sidecar(cmd: list[str], data_dir: Path, port: int, upstream: FakeUpstr
         _wait_ready(sc, reverse=reverse)
         yield sc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_sidecar(sc)
 
 
-def mitmdump_cmd(port: int, data_dir: Path, upstream_ca: Path, factory: str, *extra: str) -> list[str]:
+def stop_sidecar(sc: Sidecar) -> None:
+    """SIGTERM (a clean shutdown: mitmproxy's ``done`` runs), SIGKILL after 10 s."""
+    sc.proc.terminate()
+    try:
+        sc.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        sc.proc.kill()
+        sc.proc.wait(5)
+
+
+def mitmdump_cmd(port: int, data_dir: Path, upstream_ca: Path, factory: str, *extra: str, confdir: Path | None = None) -> list[str]:
+    """``confdir``: the interception CA (default ``<data_dir>/ca``); sidecars sharing one share a client bundle."""
     return [
         str(VENV_BIN / "mitmdump"),
         "-s", str(ROOT / "addons" / "masker_sidecar.py"),
         "-s", str(E2E / "redirect_addon.py"),
         "--listen-host", "127.0.0.1", "--listen-port", str(port),
-        "--set", f"confdir={data_dir / 'ca'}",
+        "--set", f"confdir={confdir or data_dir / 'ca'}",
         "--set", "connection_strategy=lazy",  # as `masker run`; keeps the request host through the redirect
         "--set", f"ssl_verify_upstream_trusted_ca={upstream_ca}",
         "--set", f"masker_data_dir={data_dir}",
@@ -140,17 +184,28 @@ def mitmdump_cmd(port: int, data_dir: Path, upstream_ca: Path, factory: str, *ex
 
 
 @pytest.fixture(scope="session")
-def sidecar(tmp_path_factory, upstream, upstream_certs, engine_factory) -> Iterator[Sidecar]:
-    """Regular mode (HTTPS_PROXY), the mitmdump script entry."""
+def sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[Sidecar]:
+    """Regular mode (HTTPS_PROXY), the mitmdump script entry, real engine."""
     data_dir = tmp_path_factory.mktemp("sidecar")
     port = free_port()
-    with start_sidecar(mitmdump_cmd(port, data_dir, upstream_certs[0], engine_factory), data_dir, port, upstream, reverse=False) as sc:
+    with start_sidecar(mitmdump_cmd(port, data_dir, upstream_certs[0], REAL_ENGINE), data_dir, port, upstream, reverse=False) as sc:
         yield sc
 
 
 @pytest.fixture(scope="session")
-def reverse_sidecar(tmp_path_factory, upstream, upstream_certs, engine_factory) -> Iterator[Sidecar]:
-    """Reverse mode (base_url) through ``masker run``."""
+def fake_sidecar(tmp_path_factory, upstream, upstream_certs, sidecar) -> Iterator[Sidecar]:
+    """Regular mode with ``fake_engine``: only for injected failures (marker words).
+    Shares the real sidecar's CA, so ``bundle`` works for both."""
+    data_dir = tmp_path_factory.mktemp("fake-sidecar")
+    port = free_port()
+    cmd = mitmdump_cmd(port, data_dir, upstream_certs[0], FAKE_ENGINE, confdir=sidecar.data_dir / "ca")
+    with start_sidecar(cmd, data_dir, port, upstream, reverse=False) as sc:
+        yield sc
+
+
+@pytest.fixture(scope="session")
+def reverse_sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[Sidecar]:
+    """Reverse mode (base_url) through ``masker run``, real engine."""
     data_dir = tmp_path_factory.mktemp("reverse")
     port = free_port()
     cmd = [
@@ -160,7 +215,7 @@ def reverse_sidecar(tmp_path_factory, upstream, upstream_certs, engine_factory) 
         "--data-dir", str(data_dir),
         "--detect-timeout", "2",
         "--set", f"ssl_verify_upstream_trusted_ca={upstream_certs[0]}",
-        "--set", f"masker_engine_factory={engine_factory}",
+        "--set", f"masker_engine_factory={REAL_ENGINE}",
     ]
     with start_sidecar(cmd, data_dir, port, upstream, reverse=True) as sc:
         yield sc

@@ -8,8 +8,9 @@ back as ``[REDACTED:KIND]``. Marker words make it misbehave on purpose:
 test timeout); ``REHYDRATE_BOMB`` (one character, so it survives any stream
 split) makes ``rehydrate`` raise. Events go to ``<data_dir>/fake-journal.jsonl``.
 
-The e2e fixtures load it through the ``masker_engine_factory`` option
-(``fake_engine:build_engine``); the real one is ``masker.runtime:build_engine``.
+Only the ``fake_sidecar`` fixture and the tests that inject failures use it
+(``masker_engine_factory=fake_engine:build_engine``); every other e2e test
+runs the real engine (``masker.runtime:open_runtime``).
 """
 
 from __future__ import annotations

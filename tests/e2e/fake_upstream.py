@@ -1,8 +1,8 @@
 """A fake OpenAI / Anthropic HTTPS server for end-to-end tests.
 
 Records every request it receives (for "no PHI upstream" assertions) and
-answers by echoing the last user text back, so tokens it received come back
-and rehydration is exercised: non-streaming and SSE, with tool calls,
+answers by echoing the last user text back (or the previous request's, see
+REPLAY_PREVIOUS), so tokens it received come back and rehydration is exercised: non-streaming and SSE, with tool calls,
 splitting text into small SSE events (tokens split across events) and some
 events across separate TCP writes.
 """
@@ -26,6 +26,9 @@ from cryptography.x509.oid import NameOID
 
 HOSTNAMES = ("api.openai.com", "api.anthropic.com", "other.example", "localhost")
 PIECE = 5  # characters per streamed text delta: every token spans several events
+# A user text holding this word is answered with the PREVIOUS request's user
+# text: a provider (or agent memory) that hands one session's content to another.
+REPLAY_PREVIOUS = "replay-previous"  # lower case: the NER pass takes REPLAY_PREVIOUS for a name
 
 
 @dataclass
@@ -111,7 +114,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._json(400, {"error": {"message": "bad json upstream"}})
         path = self.path.split("?", 1)[0]
-        text = "Echo: " + _last_user_text(body)
+        user = _last_user_text(body)
+        if REPLAY_PREVIOUS in user:
+            user = self.server.previous_user_text
+        else:
+            self.server.previous_user_text = user
+        text = "Echo: " + user
         if path.endswith("/chat/completions"):
             return self._openai(body, text)
         if path.endswith("/messages"):
@@ -225,6 +233,7 @@ class FakeUpstream(ThreadingHTTPServer):
     def __init__(self, cert: Path, key: Path) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.received: list[Received] = []
+        self.previous_user_text = ""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         self.socket = ctx.wrap_socket(self.socket, server_side=True)

@@ -1,54 +1,66 @@
-"""The official anthropic SDK, unchanged, through Masker (HTTPS_PROXY and base_url)."""
+"""The official anthropic SDK, unchanged, through Masker (HTTPS_PROXY and base_url), real engine."""
 
 from __future__ import annotations
+
+import uuid
 
 import anthropic
 import pytest
 
-from fake_engine import PHI
+from conftest import request_events
+from phi import REFILL, values_in
 
-PROMPT = "Maria Garcia, SSN 123-45-6789, email john.smith@example.com, needs a refill."
-ECHO = "Echo: " + PROMPT
+ECHO = "Echo: " + REFILL
 TOOLS = [{"name": "save_note", "description": "save", "input_schema": {"type": "object", "properties": {"note": {"type": "string"}}}}]
 
 
-def _client(**kw) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key="sk-ant-test", max_retries=0, timeout=20, **kw)
+def _client(session: str, **kw) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key="sk-ant-test", max_retries=0, timeout=30,
+                               default_headers={"x-masker-session": session}, **kw)
+
+
+def _session() -> str:
+    return f"s-{uuid.uuid4().hex[:12]}"
 
 
 def assert_no_phi_upstream(upstream) -> None:
-    sent = upstream.bodies()
+    sent = upstream.bodies().decode()
     assert sent
-    for value in PHI:
-        assert value.encode() not in sent
-    assert b"MSKV1.SSN.K_HEALTHCARE." in sent
+    assert values_in(sent) == []
+    for kind in ("NAME", "SSN", "EMAIL"):
+        assert f"MSKV1.{kind}.K_HEALTHCARE." in sent
 
 
-def test_messages_roundtrip_with_tool_use(proxied_env, upstream):
+def test_messages_roundtrip_with_tool_use(proxied_env, upstream, sidecar):
     proxied_env()
-    msg = _client().messages.create(model="claude-test", max_tokens=64, tools=TOOLS,
-                                    messages=[{"role": "user", "content": PROMPT}])
+    sid = _session()
+    msg = _client(sid).messages.create(model="claude-test", max_tokens=64, tools=TOOLS,
+                                       messages=[{"role": "user", "content": REFILL}])
     assert msg.content[0].text == ECHO
     assert msg.content[1].input == {"note": ECHO}
     assert_no_phi_upstream(upstream)
     assert upstream.received[-1].host == "api.anthropic.com"
+    request_events(sidecar, sid)
 
 
-def test_streaming_messages_with_tool_use(proxied_env, upstream):
+def test_streaming_messages_with_tool_use(proxied_env, upstream, sidecar):
     proxied_env()
-    with _client().messages.stream(model="claude-test", max_tokens=64, tools=TOOLS,
-                                   messages=[{"role": "user", "content": PROMPT}]) as stream:
+    sid = _session()
+    with _client(sid).messages.stream(model="claude-test", max_tokens=64, tools=TOOLS,
+                                      messages=[{"role": "user", "content": REFILL}]) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text == ECHO
     assert final.content[1].input == {"note": ECHO}
     assert_no_phi_upstream(upstream)
+    request_events(sidecar, sid)
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_reverse_mode_base_url(reverse_sidecar, upstream, stream):
-    client = _client(base_url=f"{reverse_sidecar.url}/proxy/intake-bot")
-    kw = dict(model="claude-test", max_tokens=64, messages=[{"role": "user", "content": PROMPT}])
+    sid = _session()
+    client = _client(sid, base_url=f"{reverse_sidecar.url}/proxy/intake-bot")
+    kw = dict(model="claude-test", max_tokens=64, messages=[{"role": "user", "content": REFILL}])
     if stream:
         with client.messages.stream(**kw) as s:
             text = "".join(s.text_stream)
@@ -57,3 +69,4 @@ def test_reverse_mode_base_url(reverse_sidecar, upstream, stream):
     assert text == ECHO
     assert_no_phi_upstream(upstream)
     assert upstream.received[-1].path == "/v1/messages"
+    assert request_events(reverse_sidecar, sid)[0]["agent"] == "intake-bot"

@@ -5,7 +5,8 @@ Order of work for one request:
 2. texts not already in the detection cache go to the NER pass in one batch;
 3. candidates are filtered by the policy (kind enabled, pass allowed for the
    kind, confidence >= the kind's threshold), dates near a birth cue become
-   DOB, and ``merge_spans`` leaves one span per character.
+   DOB, ``merge_spans`` leaves one span per character, and nothing inside a
+   Masker token already in the text is kept.
 
 Filtering happens before merging so that a weak candidate can never trim a
 confident one.
@@ -24,6 +25,7 @@ from masker.detect.regex import RegexPass
 from masker.detect.spans import Span
 from masker.detect.spoken import SpokenPass
 from masker.policy.model import Policy
+from masker.tokens.scheme import TOKEN_RE
 
 _BIRTH_CUE = regex.compile(
     r"\b(?:dob|d\.o\.b|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?)\b[\s:,-]*(?:is|was|on)?[\s:,-]*$",
@@ -64,7 +66,7 @@ class Detector:
         for j, i in enumerate(todo):
             text = texts[i]
             candidates = self._rule_based(text) + ner_spans[j]
-            spans = merge_spans(_promote_dob(text, self._allowed(candidates)), text=text)
+            spans = _outside_tokens(text, merge_spans(_promote_dob(text, self._allowed(candidates)), text=text))
             results[i] = spans
             if self._cache is not None:
                 self._cache.put(self.policy.hash, text, spans)
@@ -72,7 +74,7 @@ class Detector:
 
     def rule_based(self, text: str) -> list[Span]:
         """Regex + spoken passes only, filtered and merged (used for residual scans)."""
-        return merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))), text=text)
+        return _outside_tokens(text, merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))), text=text))
 
     def _rule_based(self, text: str) -> list[Span]:
         spans: list[Span] = []
@@ -101,6 +103,36 @@ class Detector:
                 continue
             kept.append(span)
         return kept
+
+
+def _outside_tokens(text: str, spans: list[Span]) -> list[Span]:
+    """Spans cut back to what lies outside Masker tokens already in the text.
+
+    A token is not PHI, and masking inside one would nest tokens so that
+    neither could be restored; a span reaching past a token keeps its
+    remainder, trimmed to alphanumeric ends.
+    """
+    if "MSK" not in text:
+        return spans
+    tokens = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    if not tokens:
+        return spans
+    out: list[Span] = []
+    for span in spans:
+        pieces = [(span.start, span.end)]
+        for a, b in tokens:
+            pieces = [p for s, e in pieces for p in ((s, min(e, a)), (max(s, b), e)) if p[0] < p[1]]
+        if pieces == [(span.start, span.end)]:
+            out.append(span)
+            continue
+        for s, e in pieces:
+            while s < e and not text[s].isalnum():
+                s += 1
+            while e > s and not text[e - 1].isalnum():
+                e -= 1
+            if s < e:
+                out.append(Span(s, e, span.kind, span.pass_name, span.detector, span.confidence))
+    return out
 
 
 def _promote_dob(text: str, spans: list[Span]) -> list[Span]:

@@ -8,6 +8,7 @@ from masker.proxy.identity import Identity
 from masker.proxy.local_endpoints import LocalEndpoints
 from masker.proxy.masking import ForwardGuard, Masking
 from masker.proxy.options import MaskerOptions
+from masker.proxy.recorder import AuditRecorder
 from masker.proxy.rehydration import Rehydration
 from masker.proxy.websocket import RealtimeSocket
 
@@ -19,16 +20,16 @@ def sidecar_addons(engine: Engine | None = None) -> list[object]:
     def current() -> Engine | None:
         return holder.engine
 
-    def problem() -> str | None:
-        return None if holder.engine is not None else holder.problem
+    def recorder() -> AuditRecorder | None:
+        return holder.recorder
 
     return [
         MaskerOptions(),
         holder,
-        LocalEndpoints(ready=problem, verify=holder.verify),
+        LocalEndpoints(ready=holder.unready, verify=holder.verify),
         Identity(),
-        Masking(current, problem),
+        Masking(current, recorder, holder.unready),
         ForwardGuard(),
-        Rehydration(current),
-        RealtimeSocket(current),
+        Rehydration(current, recorder),
+        RealtimeSocket(current, recorder),
     ]

@@ -23,13 +23,14 @@ from mitmproxy import ctx
 from masker.audit.keys import audit_key_from_env
 from masker.audit.verify import verify_journal
 from masker.engine import Engine
-from masker.proxy.options import data_dir
+from masker.proxy.options import audit_window, data_dir
+from masker.proxy.recorder import AuditRecorder
 
 log = logging.getLogger("masker.proxy")
 
 EngineFactory = Callable[[Path | None, Path, Any], Engine]
 DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
-_WATCHED = {"masker_policy", "masker_data_dir", "masker_engine_factory"}
+_WATCHED = {"masker_policy", "masker_data_dir", "masker_engine_factory", "masker_audit_window"}
 
 
 def load_factory(spec: str) -> EngineFactory:
@@ -38,14 +39,31 @@ def load_factory(spec: str) -> EngineFactory:
 
 
 class EngineHolder:
-    """``engine`` is the current engine or None; ``problem`` says why not (no PHI)."""
+    """``engine`` is the current engine or None; ``problem`` says why not (no PHI).
+
+    ``recorder`` journals the current engine's after-the-fact events
+    (``masker.proxy.recorder``); it is flushed and closed before its engine's
+    runtime is closed (shutdown or rebuild), so no queued event is lost.
+    """
 
     def __init__(self, engine: Engine | None = None) -> None:
         self._fixed = engine is not None
         self._running = False
         self.engine: Engine | None = engine
+        self.recorder: AuditRecorder | None = AuditRecorder(engine.record) if engine is not None else None
         self._runtime: Any = None
         self.problem: str | None = None if engine is not None else "engine not built yet"
+
+    def unready(self) -> str | None:
+        """Why requests are refused now (None: ready): no engine, a latched journal or recorder."""
+        if self.engine is None:
+            return self.problem or "no engine"
+        if self.recorder is not None and self.recorder.failure:
+            return self.recorder.failure
+        journal = getattr(self._runtime, "journal", None)
+        if journal is not None and not journal.usable:
+            return f"audit journal unavailable: {journal.failure}"
+        return None
 
     def configure(self, updated: set[str]) -> None:
         # Built in ``running`` at startup (once every option is final), then
@@ -62,6 +80,9 @@ class EngineHolder:
         self._close()
 
     def _close(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            recorder.close()  # before the journal closes: held and queued events are appended
         runtime, self._runtime = self._runtime, None
         if not self._fixed:
             self.engine = None
@@ -81,6 +102,7 @@ class EngineHolder:
                 self._runtime, self.engine = built, built.engine
             else:
                 self.engine = built
+            self.recorder = AuditRecorder(self.engine.record, window=audit_window() or 0.0)
             self.problem = None
             log.info("masker engine ready (policy %s)", getattr(self.engine.policy, "name", "?"))
         except Exception as e:  # noqa: BLE001 - fail closed: requests get 503

@@ -2,9 +2,12 @@
 
 Per request: JSON only (decoded from gzip/br/zstd, bounded in size), text
 fields walked by the provider router, all fields masked by one
-``engine.mask_texts`` call off the event loop under a timeout, the masked
-JSON forwarded uncompressed, ``request_forwarded`` journaled. Anything else
-answers the client with a JSON error and forwards nothing.
+``engine.mask_texts`` call off the event loop under a timeout (it journals
+the detection/redaction events durably before returning), the masked JSON
+forwarded uncompressed. ``request_forwarded`` is held by the audit recorder
+and journaled with the response's rehydration events once the response is
+complete (``masker.proxy.recorder``). Anything else answers the client with
+a JSON error and forwards nothing.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from masker.proxy import errors, routing
 from masker.proxy.codec import BodyTooLarge, decode_bounded
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.options import detect_timeout, max_body_bytes
+from masker.proxy.recorder import AuditRecorder
 from masker.scope import Scope
 
 log = logging.getLogger("masker.proxy")
 
-# The thread journals request_forwarded only before the detection deadline;
-# the await gives it this much longer so a late journal write is not cut off.
+# The thread checks the detection deadline itself once masking is done; the
+# await gives it this much longer so its journal write is not cut off.
 RECORD_GRACE_S = 1.0
 MASKED_KEY = "masker_masked"  # set once a request may go upstream
 LLM_KEY = "masker_llm"
@@ -64,10 +68,16 @@ def parse_json_body(raw: bytes, encoding: str | None, limit: int) -> object:
 
 
 class Masking:
-    """``engine`` is a zero-argument callable returning the engine or None."""
+    """``engine`` / ``recorder``: zero-argument callables returning the current one or None."""
 
-    def __init__(self, engine: Callable[[], Engine | None], problem: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine | None],
+        recorder: Callable[[], AuditRecorder | None],
+        problem: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._engine = engine
+        self._recorder = recorder
         self._problem = problem
 
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -81,15 +91,17 @@ class Masking:
             flow.metadata[MASKED_KEY] = True
         except Refusal as r:
             errors.refuse(flow, r.status, r.code, str(r), type_=r.type_)
-            await self._record_blocked(flow, r.code)
+            self._record_blocked(flow, r.code)
         except Exception as e:  # noqa: BLE001 - fail closed
             errors.fail_closed(flow, "masking", e)
-            await self._record_blocked(flow, "masking_failed")
+            self._record_blocked(flow, "masking_failed")
 
     async def _mask(self, flow: http.HTTPFlow) -> None:
-        engine = self._engine()
-        if engine is None:
+        engine, recorder = self._engine(), self._recorder()
+        if engine is None or recorder is None:
             raise Refusal(503, "engine_unavailable", f"Masker is not ready: {self._problem() or 'no engine'}")
+        if recorder.failure:
+            raise Refusal(503, "audit_unavailable", "the audit journal is unavailable; nothing was forwarded", "AuditUnavailable")
         scope: Scope = flow.metadata[SCOPE_KEY]
         req = flow.request
         req.anticomp()  # responses arrive uncompressed: streams can be parsed as they come
@@ -107,14 +119,13 @@ class Masking:
             return engine.mask_texts(fields, scope)
 
         def work() -> bytes | None:
-            """Everything CPU- or disk-bound, in one thread hop: decode, parse, mask, journal."""
+            """Everything CPU- or disk-bound, in one thread hop: decode, parse, mask (and journal)."""
             out = None
             if raw:
                 masked = router.mask_request(path, parse_json_body(raw, encoding, limit), mask, media=media)
                 out = json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode()
             if time.monotonic() > deadline:
-                raise TimeoutError  # too late: do not journal a forward that will not happen
-            engine.record([event])
+                raise TimeoutError  # too late: the caller refuses it
             return out
 
         try:
@@ -129,19 +140,17 @@ class Masking:
             req.headers.pop("content-encoding", None)
             req.content = out
             req.headers["content-type"] = "application/json"
+        recorder.hold(flow.id, event)  # journaled with the response (Rehydration releases it)
 
-    async def _record_blocked(self, flow: http.HTTPFlow, code: str) -> None:
-        engine = self._engine()
+    def _record_blocked(self, flow: http.HTTPFlow, code: str) -> None:
+        engine, recorder = self._engine(), self._recorder()
         scope = flow.metadata.get(SCOPE_KEY) or Scope()
-        if engine is None or code == "audit_unavailable":
+        if engine is None or recorder is None or code == "audit_unavailable":
             return
         event = Event(kind=REQUEST_BLOCKED, agent=scope.agent, session=scope.session, reason=code,
                       policy=engine.policy.name, policy_hash=engine.policy.hash,
                       detail={"host": flow.request.pretty_host, "path": api_path(flow)})
-        try:
-            await asyncio.to_thread(engine.record, [event])
-        except Exception as e:  # noqa: BLE001 - the request is refused either way
-            log.error("masker could not journal request_blocked: %s", type(e).__name__)
+        recorder.record([event])  # the request is refused either way: no need to wait for the fsync
 
 
 class ForwardGuard:

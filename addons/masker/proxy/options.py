@@ -32,6 +32,13 @@ class MaskerOptions:
             "LLM API hosts intercepted in regular mode (host.name or *.host.name); others are tunnelled untouched.",
         )
         loader.add_option("masker_detect_timeout", str, "10", "Seconds masking may take before the request is refused (503).")
+        loader.add_option(
+            "masker_audit_window",
+            str,
+            "0.02",
+            "Seconds the audit recorder waits to batch after-the-fact events (request_forwarded, rehydration) "
+            "into one journal append; detection events are always journaled before the request is forwarded.",
+        )
         loader.add_option("masker_max_body", str, DEFAULT_MAX_BODY, "Largest request body (decoded) Masker accepts; larger gets 413.")
         loader.add_option("masker_admin_token", str, "", "Token for local admin endpoints (X-Masker-Admin-Token); empty disables them.")
         loader.add_option("masker_default_session", str, "default", "Session used when a request has no X-Masker-Session header.")
@@ -49,6 +56,8 @@ class MaskerOptions:
             raise exceptions.OptionsError("stream_large_bodies sends request bodies upstream unmasked; Masker refuses to run with it")
         if detect_timeout() is None:
             raise exceptions.OptionsError(f"masker_detect_timeout must be a number of seconds > 0, not {o.masker_detect_timeout!r}")
+        if audit_window() is None:
+            raise exceptions.OptionsError(f"masker_audit_window must be a number of seconds in [0, 5], not {o.masker_audit_window!r}")
         if "masker_ws_keep_messages" in updated and o.masker_ws_keep_messages < 1:
             raise exceptions.OptionsError("masker_ws_keep_messages must be >= 1")
         if "masker_engine_factory" in updated and ":" not in o.masker_engine_factory:
@@ -85,6 +94,15 @@ def detect_timeout() -> float | None:
     except ValueError:
         return None
     return value if 0 < value < float("inf") else None
+
+
+def audit_window() -> float | None:
+    """``masker_audit_window`` in seconds, None when invalid."""
+    try:
+        value = float(ctx.options.masker_audit_window)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 5 else None
 
 
 def max_body_bytes() -> int | None:

@@ -25,6 +25,7 @@ from masker.proxy.codec import StreamDecoder, decode_bounded
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.masking import MASKED_KEY, api_path, is_json_type
 from masker.proxy.options import detect_timeout, max_body_bytes
+from masker.proxy.recorder import AuditRecorder
 from masker.scope import Scope
 
 log = logging.getLogger("masker.proxy")
@@ -41,8 +42,8 @@ class StreamRehydration:
     """The ``flow.response.stream`` callable for one SSE response.
 
     Runs on the event loop per chunk: decoding and rehydration of small
-    chunks only; rehydration events are kept in ``events`` and journaled by
-    the ``response`` hook once the stream has ended.
+    chunks only; rehydration events are kept in ``events`` and handed to the
+    recorder by the ``response`` hook once the stream has ended.
     """
 
     def __init__(self, flow: http.HTTPFlow, engine: Engine, scope: Scope, encoding: str) -> None:
@@ -73,8 +74,17 @@ class StreamRehydration:
 
 
 class Rehydration:
-    def __init__(self, engine: Callable[[], Engine | None]) -> None:
+    """``engine`` / ``recorder``: zero-argument callables returning the current one or None.
+
+    Once a response is complete (or failed), the flow's held
+    ``request_forwarded`` event and the response's rehydration events go to
+    the recorder as one batch: journaled off the event loop, never delaying
+    the response (``masker.proxy.recorder``).
+    """
+
+    def __init__(self, engine: Callable[[], Engine | None], recorder: Callable[[], AuditRecorder | None]) -> None:
         self._engine = engine
+        self._recorder = recorder
         # per-flow stream state lives here, not in flow.metadata (which mitmproxy may serialize)
         self._streams: weakref.WeakKeyDictionary[http.HTTPFlow, StreamRehydration] = weakref.WeakKeyDictionary()
 
@@ -102,31 +112,33 @@ class Rehydration:
             return
         stream = self._streams.pop(flow, None)
         if stream is not None:
-            await self._record(stream.events)
+            self._release(flow, stream.events)
             return
+        events: list[Event] = []
         try:
             if flow.metadata.get("masker_stream_failed"):
                 raise RuntimeError("stream setup failed")
-            await self._rehydrate_buffered(flow)
+            await self._rehydrate_buffered(flow, events)
         except Exception as e:  # noqa: BLE001 - fail closed: never pass tokens/garbage on
             log.error("masker rehydration failed: %s", type(e).__name__)
             flow.response = errors.error_response(502, "rehydration_failed", f"Masker could not restore the response ({type(e).__name__})")
+        finally:
+            self._release(flow, events)
 
-    async def error(self, flow: http.HTTPFlow) -> None:
+    def error(self, flow: http.HTTPFlow) -> None:
         stream = self._streams.pop(flow, None)
-        if stream is not None:
-            await self._record(stream.events)
+        if flow.metadata.get(MASKED_KEY):
+            self._release(flow, stream.events if stream is not None else [])
 
-    async def _record(self, events: list[Event]) -> None:
-        engine = self._engine()
-        if not events or engine is None:
+    def _release(self, flow: http.HTTPFlow, events: list[Event]) -> None:
+        recorder = self._recorder()
+        if recorder is None:
+            log.error("masker has no audit recorder; %d rehydration event(s) not journaled", len(events))
             return
-        try:
-            await asyncio.to_thread(engine.record, list(events))
-        except Exception as e:  # noqa: BLE001 - the stream is already delivered
-            log.error("masker could not journal %d stream rehydration events: %s", len(events), type(e).__name__)
+        recorder.release(flow.id, list(events))
 
-    async def _rehydrate_buffered(self, flow: http.HTTPFlow) -> None:
+    async def _rehydrate_buffered(self, flow: http.HTTPFlow, events: list[Event]) -> None:
+        """Rehydrate a whole response body; its rehydration events are added to ``events``."""
         resp = flow.response
         assert resp is not None
         raw = resp.raw_content
@@ -144,7 +156,6 @@ class Rehydration:
 
         def work() -> str:
             text = decode_bounded(raw, encoding, limit).decode("utf-8")
-            events: list[Event] = []
 
             def rehydrate(t: str, *, json_escape: bool = False) -> str:
                 return engine.rehydrate(t, scope, events, json_escape=json_escape)
@@ -158,8 +169,6 @@ class Rehydration:
                     out = json.dumps(router.rehydrate_response(path, doc, rehydrate), ensure_ascii=False)
             else:
                 out = rehydrate(text, json_escape=jsonish)
-            if events:
-                engine.record(events)
             return out
 
         out = await asyncio.wait_for(asyncio.to_thread(work), timeout=detect_timeout())
