@@ -75,3 +75,12 @@ def test_selfcheck(tmp_path: Path, regex_policy: Path) -> None:
     res = run(["selfcheck", "--policy", str(regex_policy), "--data-dir", str(tmp_path / "data")], "", tmp_path)
     assert res.returncode == 0, res.stderr
     assert "selfcheck ok" in res.stdout and "chain ok" in res.stdout
+
+
+def test_detect_reads_plain_and_jsonl_lines_alike(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "mixed.txt"
+    src.write_text(TEXT + "\n" + json.dumps({"text": TEXT, "id": 7}) + "\n{not json but text 415-555-0142\n")
+    assert main(["detect", str(src), "--no-ner"]) == 0
+    rows = [json.loads(line)["spans"] for line in capsys.readouterr().out.splitlines()]
+    assert rows[0] == rows[1] and {s["kind"] for s in rows[0]} == {"PHONE", "SSN"}
+    assert [s["kind"] for s in rows[2]] == ["PHONE"]

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_text_commands(sub: argparse._SubParsersAction) -> None:
     detect = sub.add_parser("detect", help="print detected spans for each input line (JSON lines)")
     _input_args(detect)
-    detect.add_argument("--json", action="store_true", help="input lines are JSON objects with a 'text' field")
+    detect.add_argument(
+        "--json", action="store_true", help="require every line to be a JSON object with a 'text' field (JSONL lines are recognised anyway)"
+    )
     detect.add_argument("--show-values", action="store_true", help="include the detected values (PHI!)")
     detect.add_argument("--no-ner", action="store_true", help="regex and spoken passes only")
     detect.set_defaults(func=cmd_detect)
@@ -124,13 +126,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     ner = NerPass(model_dir) if model_dir is not None and "ner" in policy.passes else None
     detector = Detector(policy, ner=ner, cache=DetectionCache())
     for n, line in enumerate(_lines(args.input), 1):
-        if args.json:
-            try:
-                text = json.loads(line)["text"]
-            except (ValueError, KeyError, TypeError):
+        text = _line_text(line)
+        if text is None:
+            if args.json:
                 print(f"masker: error: line {n}: not a JSON object with a 'text' string", file=sys.stderr)
                 return 1
-        else:
             text = line
         spans = detector.detect(text)
         rows = []
@@ -141,6 +141,18 @@ def cmd_detect(args: argparse.Namespace) -> int:
             rows.append(row)
         print(json.dumps({"spans": rows}))
     return 0
+
+
+def _line_text(line: str) -> str | None:
+    """The ``text`` field of a JSONL line, or None when the line is not such an object."""
+    if not line.lstrip().startswith("{"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    text = obj.get("text") if isinstance(obj, dict) else None
+    return text if isinstance(text, str) else None
 
 
 def cmd_mask(args: argparse.Namespace) -> int:
