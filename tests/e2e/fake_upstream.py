@@ -5,12 +5,20 @@ answers by echoing the last user text back (or the previous request's, see
 REPLAY_PREVIOUS), so tokens it received come back and rehydration is exercised: non-streaming and SSE, with tool calls,
 splitting text into small SSE events (tokens split across events) and some
 events across separate TCP writes.
+
+``GET /v1/realtime`` with ``Upgrade: websocket`` is an OpenAI Realtime
+session (RFC 6455 framing by ``wsproto``): every client message is recorded
+(method ``WS``), and ``response.create`` answers with the last
+``conversation.item.create`` text echoed in PIECE-sized deltas, then the
+``.done`` events carrying the full text (see ``_RealtimeSession``).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
+import itertools
 import json
 import ssl
 import threading
@@ -18,11 +26,15 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
+from wsproto.utilities import generate_accept_token
 
 HOSTNAMES = ("api.openai.com", "api.anthropic.com", "other.example", "localhost")
 PIECE = 5  # characters per streamed text delta: every token spans several events
@@ -104,6 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._record(b"")
+        if self.headers.get("upgrade", "").lower() == "websocket":
+            return self._websocket()
         self._json(200, {"object": "list", "data": [{"id": "gpt-test", "object": "model"}]})
 
     def do_POST(self) -> None:
@@ -126,8 +140,41 @@ class _Handler(BaseHTTPRequestHandler):
             return self._anthropic(body, text)
         self._json(200, {"echo": text})
 
-    def _record(self, raw: bytes) -> None:
-        self.server.received.append(Received(self.headers.get("host", ""), self.command, self.path, dict(self.headers), raw))
+    def _record(self, raw: bytes, method: str | None = None) -> None:
+        self.server.received.append(Received(self.headers.get("host", ""), method or self.command, self.path, dict(self.headers), raw))
+
+    # -- OpenAI Realtime (WebSocket)
+    def _websocket(self) -> None:
+        self.close_connection = True
+        self.send_response(101)
+        self.send_header("upgrade", "websocket")
+        self.send_header("connection", "Upgrade")
+        self.send_header("sec-websocket-accept", generate_accept_token(self.headers["sec-websocket-key"].encode()).decode())
+        self.end_headers()
+        self.wfile.flush()
+        ws = Connection(ConnectionType.SERVER)
+        session = _RealtimeSession(lambda doc: self.wfile.write(ws.send(TextMessage(json.dumps(doc)))))
+        session.start()
+        parts: list[str] = []
+        while True:
+            data = self.rfile.read1(65536)
+            ws.receive_data(data or None)
+            for event in ws.events():
+                if isinstance(event, CloseConnection):
+                    self.wfile.write(ws.send(event.response()))
+                    return
+                if isinstance(event, Ping):
+                    self.wfile.write(ws.send(event.response()))
+                elif isinstance(event, BytesMessage):
+                    self._record(bytes(event.data), "WS")
+                elif isinstance(event, Message):
+                    parts.append(event.data)
+                    if event.message_finished:
+                        text, parts = "".join(parts), []
+                        self._record(text.encode(), "WS")
+                        session.on_client_event(text)
+            if not data:
+                return
 
     # -- plumbing
     def _json(self, status: int, doc: dict) -> None:
@@ -225,6 +272,69 @@ class _Handler(BaseHTTPRequestHandler):
         ev("message_delta", {"delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 1}})
         ev("message_stop", {})
         self._sse_end()
+
+
+class _RealtimeSession:
+    """The server side of one fake Realtime session (GA event names).
+
+    ``response.create`` with ``output_modalities: ["audio"]`` answers with
+    ``response.output_audio_transcript.*`` plus one binary audio delta; with
+    the beta ``modalities: ["audio", ...]`` with ``response.audio_transcript.*``;
+    otherwise with ``response.output_text.*``.
+    """
+
+    def __init__(self, send: Callable[[dict], object]) -> None:
+        self._send = send
+        self._ids = itertools.count(1)
+        self._last_text = ""
+
+    def start(self) -> None:
+        self._send({"type": "session.created", "event_id": self._id("ev"), "session": {"id": "sess_1", "type": "realtime", "object": "realtime.session"}})
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids)}"
+
+    def on_client_event(self, text: str) -> None:
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return self._send({"type": "error", "event_id": self._id("ev"), "error": {"type": "invalid_request_error", "message": "not JSON"}})
+        kind = obj.get("type")
+        if kind == "session.update":
+            self._send({"type": "session.updated", "event_id": self._id("ev"), "session": obj.get("session") or {}})
+        elif kind == "conversation.item.create":
+            item = {**obj.get("item", {}), "id": self._id("item"), "object": "realtime.item", "status": "completed"}
+            self._last_text = " ".join(c.get("text", "") for c in item.get("content", []) if isinstance(c, dict))
+            self._send({"type": "conversation.item.added", "event_id": self._id("ev"), "previous_item_id": None, "item": item})
+        elif kind == "response.create":
+            self._respond(obj.get("response") or {})
+
+    def _respond(self, request: dict) -> None:
+        text = "Echo: " + self._last_text
+        audio = "audio" in (request.get("output_modalities") or request.get("modalities") or [])
+        beta = "modalities" in request
+        prefix = ("response.audio_transcript" if beta else "response.output_audio_transcript") if audio else "response.output_text"
+        part_type, field = ("audio", "transcript") if audio else ("output_text", "text")
+        resp_id, item_id = self._id("resp"), self._id("item")
+        coords = {"response_id": resp_id, "item_id": item_id, "output_index": 0, "content_index": 0}
+        part = {"type": part_type, field: text}
+        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "assistant", "status": "completed", "content": [part]}
+        response = {"id": resp_id, "object": "realtime.response", "status": "completed", "output": [item]}
+
+        def ev(kind: str, **doc) -> None:
+            self._send({"type": kind, "event_id": self._id("ev"), **doc})
+
+        ev("response.created", response={**response, "status": "in_progress", "output": []})
+        ev("response.output_item.added", response_id=resp_id, output_index=0, item={**item, "status": "in_progress", "content": []})
+        ev("response.content_part.added", **coords, part={"type": part_type, field: ""})
+        if audio:
+            ev(("response.audio.delta" if beta else "response.output_audio.delta"), **coords, delta=base64.b64encode(b"\0\1" * 8).decode())
+        for piece in _pieces(text):
+            ev(prefix + ".delta", **coords, delta=piece)
+        ev(prefix + ".done", **coords, **{field: text})
+        ev("response.content_part.done", **coords, part=part)
+        ev("response.output_item.done", response_id=resp_id, output_index=0, item=item)
+        ev("response.done", response=response)
 
 
 class FakeUpstream(ThreadingHTTPServer):

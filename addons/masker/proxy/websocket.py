@@ -8,7 +8,13 @@ connections) under the detection timeout, and its cost is the engine's
 (measured with the test engine: client hook p50 0.24 ms, i.e. the thread
 hop; server delta rehydration p50 0.03 ms on the loop; the real engine adds
 its detection time, NER included, to each client text event). Binary frames from the client are dropped when the policy blocks
-media. Any failure drops the message and closes the connection.
+media. Any failure drops the message, tells the client with a Realtime
+``error`` event (code only, no content), journals ``request_blocked`` for a
+refused client event, and closes the connection. mitmproxy 12 cannot close
+an open WebSocket through ``flow.kill()`` (the WebSocket layer never checks
+it: mitmproxy issues #4773 / #4711), so ``close_connection`` closes it
+through the proxy server, and until it is gone every later message of the
+flow, either way, is dropped.
 
 A server message may become several: when a ``*.done`` event flushes a
 held-back token tail, that tail goes out first as its own delta message
@@ -23,17 +29,18 @@ audit recorder (journaled off the loop, in batches).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import weakref
 from typing import Callable
 
 from mitmproxy import ctx, http
 
-from masker.audit.events import Event
-from masker.engine import Engine, TextField
+from masker.audit.events import REQUEST_BLOCKED, AuditUnavailable, Event
+from masker.engine import Engine, MaskingError, TextField
 from masker.providers import realtime
 from masker.proxy.identity import SCOPE_KEY
-from masker.proxy.masking import MASKED_KEY
+from masker.proxy.masking import MASKED_KEY, api_path
 from masker.proxy.options import detect_timeout
 from masker.proxy.recorder import AuditRecorder
 from masker.scope import Scope
@@ -41,11 +48,49 @@ from masker.scope import Scope
 log = logging.getLogger("masker.proxy")
 
 Inject = Callable[[http.HTTPFlow, bool, bytes], None]  # (flow, to_client, text message)
+Close = Callable[[http.HTTPFlow], bool]
 
 
 def inject_websocket(flow: http.HTTPFlow, to_client: bool, message: bytes) -> None:
     """mitmproxy 12's ``inject.websocket`` command (a text message)."""
     ctx.master.commands.call("inject.websocket", flow, to_client, message, True)
+
+
+def close_connection(flow: http.HTTPFlow) -> bool:
+    """Close the flow's WebSocket; False when it is not (or no longer) live.
+
+    Cancels the upstream connection's reader in mitmproxy's proxy server: the
+    WebSocket layer then sees the server gone and closes the client with a
+    close frame. Closing the upstream side (not the client's) keeps the
+    client's transport until the layer is done, so messages queued before
+    (the injected error event) still reach the client, in order.
+    """
+    server = ctx.master.addons.get("proxyserver")
+    handler = getattr(server, "connections", {}).get(flow.client_conn.id)
+    if handler is None or flow.server_conn not in handler.transports:
+        return False
+    handler.close_connection(flow.server_conn)
+    return True
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, MaskingError):
+        return e.code
+    if isinstance(e, TimeoutError):
+        return "detect_timeout"
+    if isinstance(e, AuditUnavailable):
+        return "audit_unavailable"
+    return "masking_failed"
+
+
+def error_event(reason: str) -> bytes:
+    """A Realtime ``error`` server event naming only Masker's reason code."""
+    return json.dumps({
+        "type": "error",
+        "event_id": "masker_error",
+        "error": {"type": "masker_error", "code": reason,
+                  "message": f"Masker refused a WebSocket message ({reason}); the connection is closed"},
+    }).encode()
 
 
 class RealtimeSocket:
@@ -56,10 +101,13 @@ class RealtimeSocket:
         engine: Callable[[], Engine | None],
         recorder: Callable[[], AuditRecorder | None],
         inject: Inject = inject_websocket,
+        close: Close = close_connection,
     ) -> None:
         self._engine = engine
         self._recorder = recorder
         self._inject = inject
+        self._close = close
+        self._failed: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
         self._rehydrators: weakref.WeakKeyDictionary[http.HTTPFlow, tuple[realtime.RealtimeRehydrator, list[Event]]] = (
             weakref.WeakKeyDictionary()
         )
@@ -69,6 +117,9 @@ class RealtimeSocket:
         msg = flow.websocket.messages[-1]
         if not flow.metadata.get(MASKED_KEY):
             return  # not an LLM flow (the upgrade request went through Masking)
+        if flow in self._failed and not msg.injected:
+            msg.drop()  # failed earlier: the connection is being closed
+            return
         try:
             engine = self._engine()
             if engine is None:
@@ -79,14 +130,37 @@ class RealtimeSocket:
             elif msg.is_text and not msg.injected:  # injected: already rehydrated, see _server
                 await self._server(flow, msg, engine, scope)
         except Exception as e:  # noqa: BLE001 - fail closed: drop and close
-            log.error("masker websocket %s message failed: %s; connection closed",
-                      "client" if msg.from_client else "server", type(e).__name__)
             msg.drop()
-            flow.kill()
+            self._fail(flow, msg.from_client, e)
         finally:
             keep = ctx.options.masker_ws_keep_messages
             if len(flow.websocket.messages) > keep:
                 del flow.websocket.messages[:-keep]
+
+    def _fail(self, flow: http.HTTPFlow, from_client: bool, e: Exception) -> None:
+        """Journal a refused client event, tell the client, close the connection.
+
+        Never raises: a hook that raises lets mitmproxy relay the message.
+        """
+        reason = _reason(e)
+        log.error("masker websocket %s message refused: %s (%s); closing the connection",
+                  "client" if from_client else "server", reason, type(e).__name__)
+        self._failed.add(flow)
+        if flow.killable:
+            flow.kill()  # marks the flow failed for mitmproxy's UI (it does not close it)
+        try:
+            engine, recorder = self._engine(), self._recorder()
+            if from_client and engine is not None and recorder is not None and reason != "audit_unavailable":
+                scope: Scope = flow.metadata[SCOPE_KEY]
+                recorder.record([Event(kind=REQUEST_BLOCKED, agent=scope.agent, session=scope.session, reason=reason,
+                                       policy=engine.policy.name, policy_hash=engine.policy.hash,
+                                       detail={"host": flow.request.pretty_host, "path": api_path(flow),
+                                               "transport": "websocket"})])
+            self._inject(flow, True, error_event(reason))
+            if not self._close(flow):
+                log.error("masker could not close the websocket connection; its messages are dropped")
+        except Exception as e2:  # noqa: BLE001
+            log.error("masker websocket failure handling failed: %s", type(e2).__name__)
 
     async def _client(self, msg, engine: Engine, scope: Scope) -> None:
         media = getattr(engine.policy, "media", "block")
