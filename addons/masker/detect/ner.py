@@ -42,7 +42,7 @@ from masker.kinds import ALL_KINDS
 log = logging.getLogger(__name__)
 
 MODEL_ENV = "MASKER_NER_MODEL"
-SHIPPED_MODEL = "masker-ner-minilm"
+SHIPPED_MODEL = "masker-pii-ner"
 # Windows per onnxruntime call: bounds peak memory on very long requests.
 _MAX_WINDOWS_PER_RUN = 32
 
@@ -122,17 +122,25 @@ class NerPass:
         self._tokenizer.enable_truncation(max_length=max_tokens, stride=stride)
         self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
 
+        probing = providers is None and "CUDAExecutionProvider" in ort.get_available_providers()
         if providers is None:
-            available = ort.get_available_providers()
-            providers = [p for p in ("CUDAExecutionProvider",) if p in available]
+            providers = ["CUDAExecutionProvider"] if probing else []
             providers.append("CPUExecutionProvider")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(model_dir / "model.onnx"), sess_options=options, providers=providers
-        )
+        if probing:
+            # A GPU build on a machine without CUDA logs a loud error before it
+            # falls back to CPU; the fallback is reported below instead.
+            ort.set_default_logger_severity(4)
+        try:
+            self._session = ort.InferenceSession(
+                str(model_dir / "model.onnx"), sess_options=options, providers=providers
+            )
+        finally:
+            if probing:
+                ort.set_default_logger_severity(2)
         # get_providers() lists what the session really got: CUDA is dropped
         # when the library has it but the machine has no usable GPU.
         self.provider: str = self._session.get_providers()[0]
@@ -216,7 +224,12 @@ class NerPass:
     def _decode(
         self, text: str, tokens: dict[tuple[int, int], tuple[int, int, int, float]]
     ) -> list[Span]:
-        """BIO decode over tokens in text order; widen to whole words; merge."""
+        """BIO decode over tokens in text order; widen to whole words; merge.
+
+        Offsets are keyed by character position, so tokens seen by two windows
+        (whose word ids agree: tokenizers numbers words over the whole text)
+        are decoded once.
+        """
         entity_of = self._labels.entity
         kinds = self._labels.kinds
         raw: list[list] = []  # [start, end, kind, [probs]]
@@ -230,8 +243,8 @@ class NerPass:
                 word_start = start
             name = entity_of[label]
             kind = kinds.get(name) if name is not None else None
-            if same_word and current is not None and (kind is None or kind == current[2]):
-                # A subword continues its word's entity even when tagged O.
+            if same_word and current is not None:
+                # A word's first tagged subword decides its kind; the rest follow.
                 current[1] = end
                 current[3].append(prob)
                 continue

@@ -1,0 +1,97 @@
+"""NerPass with the shipped model: exact offsets, windowing, batching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir
+from masker.kinds import ALL_KINDS
+
+MODEL = default_model_dir()
+pytestmark = pytest.mark.skipif(MODEL is None, reason="no shipped NER model")
+
+
+@pytest.fixture(scope="module")
+def ner() -> NerPass:
+    return NerPass(MODEL)
+
+
+def _found(text: str, spans) -> set[tuple[str, str]]:
+    return {(s.kind, text[s.start : s.end]) for s in spans}
+
+
+def test_session_and_kinds(ner: NerPass) -> None:
+    assert ner.provider in ("CPUExecutionProvider", "CUDAExecutionProvider")
+    assert {"NAME", "LOCATION", "ORGANIZATION", "DATE"} <= ner.kinds <= ALL_KINDS
+
+
+def test_name_city_org_with_exact_offsets(ner: NerPass) -> None:
+    text = "Yesterday Harriet Okonkwo drove from Milwaukee to see Dr. Patel at Lakeshore Medical Center."
+    spans = ner.detect_batch([text])[0]
+    found = _found(text, spans)
+    assert ("NAME", "Harriet Okonkwo") in found
+    assert ("LOCATION", "Milwaukee") in found
+    assert ("ORGANIZATION", "Lakeshore Medical Center") in found
+    name = next(s for s in spans if text[s.start : s.end] == "Harriet Okonkwo")
+    assert (name.start, name.end) == (10, 25)
+    assert name.pass_name == "ner" and name.detector == "ner"
+    assert 0.5 < name.confidence <= 1.0
+
+
+def test_offsets_exact_on_accented_and_hyphenated_names(ner: NerPass) -> None:
+    text = "Please call Zoë Núñez-Müller back about her refill."
+    found = _found(text, ner.detect_batch([text])[0])
+    assert ("NAME", "Zoë Núñez-Müller") in found
+
+
+def test_name_beyond_first_window_found_once() -> None:
+    small = NerPass(MODEL, max_tokens=48, stride=12)
+    filler = "The patient tolerated the procedure well and vitals remained stable overnight. " * 12
+    text = filler + "Her daughter Rosalind Achterberg will visit tomorrow. " + filler
+    spans = small.detect_batch([text])[0]
+    names = [s for s in spans if text[s.start : s.end] == "Rosalind Achterberg"]
+    assert len(names) == 1 and names[0].kind == "NAME"
+    assert len({(s.start, s.end) for s in spans}) == len(spans)
+    assert all(s.start >= len(filler) for s in spans)  # nothing invented in the filler
+
+
+def test_batch_equals_one_by_one(ner: NerPass) -> None:
+    texts = [
+        "my name is darnell whitaker and i live in tucson",
+        "",
+        "Seen at Brookhaven Clinic on March 3, 2021 by Dr. Ivana Petrovic.",
+        "Take two tablets of ibuprofen every six hours.",
+    ]
+    batch = ner.detect_batch(texts)
+    single = [ner.detect_batch([t])[0] for t in texts]
+    assert [[(s.start, s.end, s.kind) for s in b] for b in batch] == [
+        [(s.start, s.end, s.kind) for s in x] for x in single
+    ]
+    # int8 dynamic quantisation scales activations per batch, so probabilities
+    # may move in the third decimal; spans and kinds must not.
+    for b, x in zip(batch, single):
+        assert all(abs(p.confidence - q.confidence) < 0.02 for p, q in zip(b, x))
+    assert batch[1] == []
+
+
+def test_hard_negative_has_no_spans(ner: NerPass) -> None:
+    text = "Give 500 mg of metformin twice daily, BP 128/82, HR 74."
+    assert ner.detect_batch([text]) == [[]]
+
+
+def test_default_model_dir_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(MODEL_ENV, str(MODEL))
+    assert default_model_dir() == MODEL
+    monkeypatch.setenv(MODEL_ENV, str(tmp_path))
+    assert default_model_dir() is None
+
+
+def test_labels_must_map_to_known_kinds(tmp_path: Path) -> None:
+    for name in ("model.onnx", "tokenizer.json"):
+        (tmp_path / name).symlink_to(MODEL / name)
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": ["O", "B-X", "I-X"], "kinds": {"X": "NOPE"}}))
+    with pytest.raises(ValueError, match="unknown kinds"):
+        NerPass(tmp_path)
