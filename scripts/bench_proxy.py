@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         listen = free_port()
         log = (tmp / "sidecar.log").open("wb")
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "masker.proxy.cli", "run", "--listen", f"127.0.0.1:{listen}",
+            [sys.executable, "-m", "masker.cli", "run", "--listen", f"127.0.0.1:{listen}",
              "--mode", f"reverse:https://127.0.0.1:{up}", "--data-dir", str(tmp / "data"),
              "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--set", f"masker_engine_factory={engine}",
              "--policy", str(policy)],

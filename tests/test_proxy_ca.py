@@ -8,7 +8,8 @@ import stat
 import certifi
 from cryptography import x509
 
-from masker.proxy import ca, cli
+from masker import cli
+from masker.proxy import ca
 
 
 def test_masker_ca_writes_bundle_and_prints_env_lines(tmp_path, capsys):

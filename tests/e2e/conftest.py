@@ -209,7 +209,7 @@ def reverse_sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[Side
     data_dir = tmp_path_factory.mktemp("reverse")
     port = free_port()
     cmd = [
-        sys.executable, "-m", "masker.proxy.cli", "run",
+        sys.executable, "-m", "masker.cli", "run",
         "--listen", f"127.0.0.1:{port}",
         "--mode", f"reverse:https://127.0.0.1:{upstream.port}",
         "--data-dir", str(data_dir),
@@ -224,7 +224,7 @@ def reverse_sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[Side
 @pytest.fixture(scope="session")
 def bundle(sidecar) -> Path:
     """The combined trust bundle, written by ``masker ca`` for the sidecar's data dir."""
-    from masker.proxy import cli
+    from masker import cli
 
     out = sidecar.data_dir / "bundle.pem"
     assert cli.main(["ca", "--data-dir", str(sidecar.data_dir), "--out", str(out)]) == 0

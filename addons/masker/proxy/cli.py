@@ -81,8 +81,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from masker.proxy.master import run_master
 
+    settings = run_settings(args)
+    where = f"{settings['listen_host']}:{settings['listen_port']}"
+    print(f"masker: listening on {where}, mode {', '.join(settings['mode'])}, data dir {settings['masker_data_dir']}",
+          file=sys.stderr)
     try:
-        return asyncio.run(run_master(run_settings(args), web=args.web, extra=args.sets))
+        return asyncio.run(run_master(settings, web=args.web, extra=args.sets))
     except exceptions.OptionsError as e:
         print(f"masker run: {e}", file=sys.stderr)
         return 2
@@ -97,18 +101,3 @@ def cmd_ca(args: argparse.Namespace) -> int:
     for line in ca.env_lines(bundle):
         print(line)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m masker.proxy.cli run|ca ...`` (``masker run`` once wired in masker.cli)."""
-    import logging
-
-    parser = argparse.ArgumentParser(prog="masker")
-    add_commands(parser.add_subparsers(title="commands", required=True))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("MASKER_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
