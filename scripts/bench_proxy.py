@@ -183,13 +183,13 @@ def main(argv: list[str] | None = None) -> int:
              "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--set", f"masker_engine_factory={engine}",
              "--policy", str(policy)],
             env={**env, "MASKER_LOG_LEVEL": "WARNING"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
-        # Plain mitmproxy, same mode, no Masker, bodies streamed straight through:
-        # the floor any mitmproxy-based sidecar pays (not a Masker setting: it leaks).
+        # Plain mitmproxy, same mode, no Masker:
+        # the floor any mitmproxy-based sidecar pays.
         plain = free_port()
         procs.append(subprocess.Popen(
             [str(Path(sys.executable).parent / "mitmdump"), "-q", "--mode", f"reverse:https://127.0.0.1:{up}",
              "--listen-host", "127.0.0.1", "--listen-port", str(plain), "--set", "connection_strategy=lazy",
-             "--set", "stream_large_bodies=1", "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
+             "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
              "--set", f"confdir={tmp / 'plain-ca'}"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{listen}/readyz", ok=(200,))  # the engine is built

@@ -48,7 +48,11 @@ class MaskingEngine:
         out = [f.text for f in fields]
         written: set[str] = set()  # replacements Masker wrote (surrogates are not tokens)
 
+        touched: set[int] = set()  # fields that had spans to apply
+
         def apply(i: int, spans: Sequence[Span]) -> None:
+            if spans:
+                touched.add(i)
             out[i], ev = self._applier.apply(out[i], spans, scope)
             events.extend(_with_path(ev, fields[i].path))
             written.update(_replacements(out[i], ev))
@@ -73,6 +77,8 @@ class MaskingEngine:
         #    what remains after that (or straddles Masker's own output) blocks the request
         remasked = findings = 0
         for i in scanned:
+            if i not in touched:
+                continue  # no span at all: the rule-based passes found nothing in this text
             outside, straddling = self._residual(out[i], written)
             if outside:
                 remasked += len(outside)

@@ -73,8 +73,18 @@ class Detector:
         return [r if r is not None else [] for r in results]
 
     def rule_based(self, text: str) -> list[Span]:
-        """Regex + spoken passes only, filtered and merged (used for residual scans)."""
-        return _outside_tokens(text, merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))), text=text))
+        """Regex + spoken passes only, filtered and merged (used for residual scans).
+
+        Cached like full detection: a chat history's masked turns come back
+        on every request.
+        """
+        namespace = self.policy.hash + ":rule_based"
+        if self._cache is not None and (cached := self._cache.get(namespace, text)) is not None:
+            return cached
+        spans = _outside_tokens(text, merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))), text=text))
+        if self._cache is not None:
+            self._cache.put(namespace, text, spans)
+        return spans
 
     def _rule_based(self, text: str) -> list[Span]:
         spans: list[Span] = []
