@@ -28,6 +28,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from tokenizers import Tokenizer
+
 from masker.detect.cache import DetectionCache
 from masker.detect.ner import NerPass, default_model_dir
 from masker.detect.pipeline import Detector
@@ -116,7 +118,7 @@ def bench_ner(policy, model_dir: Path, rng: random.Random, reps: int) -> dict:
     ner = NerPass(model_dir)
     words = " ".join(corpus(20000, rng)).split()
     result: dict = {"provider": ner.provider, "model": model_dir.name, "per_text_ms": {}}
-    tokenizer = ner.tokenizer
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     for target in (32, 128, 512):
         n_words, text = target, ""
         while True:

@@ -186,8 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         # Plain mitmproxy, same mode, no Masker:
         # the floor any mitmproxy-based sidecar pays.
         plain = free_port()
+        stream_script = tmp / "stream_responses.py"  # streams responses like Masker does
+        stream_script.write_text("def responseheaders(flow):\n    flow.response.stream = True\n")
         procs.append(subprocess.Popen(
-            [str(Path(sys.executable).parent / "mitmdump"), "-q", "--mode", f"reverse:https://127.0.0.1:{up}",
+            [str(Path(sys.executable).parent / "mitmdump"), "-q", "-s", str(stream_script),
+             "--mode", f"reverse:https://127.0.0.1:{up}",
              "--listen-host", "127.0.0.1", "--listen-port", str(plain), "--set", "connection_strategy=lazy",
              "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
              "--set", f"confdir={tmp / 'plain-ca'}"],
