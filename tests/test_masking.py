@@ -217,3 +217,14 @@ def test_nothing_inside_an_existing_token_is_masked_again(tmp_path: Path) -> Non
     spans = detector.detect(f"Again {token} Maria")
     text = f"Again {token} Maria"
     assert [text[s.start : s.end] for s in spans] == ["Again", "Maria"]
+
+
+def test_residual_windows_cover_context_and_stop_at_whitespace() -> None:
+    from masker.masking import _RESIDUAL_CONTEXT, _windows
+
+    text = "word " * 100
+    [(a, b)] = _windows(text, [(250, 260)])
+    assert a <= 250 - _RESIDUAL_CONTEXT and b >= 260 + _RESIDUAL_CONTEXT
+    assert (a == 0 or text[a - 1] == " ") and (b == len(text) or text[b] == " ")
+    assert len(_windows(text, [(100, 110), (120, 130)])) == 1  # overlapping windows merge
+    assert len(_windows(text, [(0, 5), (480, 490)])) == 2

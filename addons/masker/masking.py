@@ -127,16 +127,23 @@ class MaskingEngine:
     def _residual(self, text: str, written: set[str]) -> tuple[list[Span], list[Span]]:
         """Identifiers the rule-based passes still find: (clear of Masker's output, straddling it).
 
-        Spans wholly inside a token, placeholder or surrogate are Masker's own output.
+        Only the neighbourhood of what Masker wrote is scanned again: elsewhere
+        the text and the context its detectors read are unchanged, so they
+        would find what the first pass found. Spans wholly inside a token,
+        placeholder or surrogate are Masker's own output.
         """
         ranges = _written_ranges(text, written)
         outside: list[Span] = []
         straddling: list[Span] = []
-        for s in self.detector.rule_based(text):
-            if not self._masks(s.kind) or any(a <= s.start and s.end <= b for a, b in ranges):
-                continue
-            overlaps = any(a < s.end and s.start < b for a, b in ranges)
-            (straddling if overlaps else outside).append(s)
+        # spans were applied but nothing Masker writes is here: trust nothing, scan it all
+        windows = _windows(text, ranges) if ranges else [(0, len(text))]
+        for a, b in windows:
+            for w in self.detector.rule_based(text[a:b]):
+                s = Span(w.start + a, w.end + a, w.kind, w.pass_name, w.detector, w.confidence)
+                if not self._masks(s.kind) or any(x <= s.start and s.end <= y for x, y in ranges):
+                    continue
+                overlaps = any(x < s.end and s.start < y for x, y in ranges)
+                (straddling if overlaps else outside).append(s)
         return outside, straddling
 
     def _event(self, kind: str, scope: Scope, *, reason: str | None = None, **detail: object) -> Event:
@@ -152,6 +159,9 @@ class MaskingEngine:
 
 
 _MIN_PROPAGATED_LEN = 3
+# Characters around a replacement that the rule-based detectors may read as
+# context (their cue windows are a few words); the residual scan re-reads them.
+_RESIDUAL_CONTEXT = 96
 
 
 def _with_path(events: list[Event], path: str) -> list[Event]:
@@ -177,6 +187,22 @@ def _written_ranges(text: str, produced: set[str]) -> list[tuple[int, int]]:
             ranges.append((start, start + len(value)))
             start = text.find(value, start + 1)
     return ranges
+
+
+def _windows(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merged windows of ``_RESIDUAL_CONTEXT`` around each range, widened to whitespace."""
+    windows: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        a, b = max(0, a - _RESIDUAL_CONTEXT), min(len(text), b + _RESIDUAL_CONTEXT)
+        while a > 0 and not text[a - 1].isspace():
+            a -= 1
+        while b < len(text) and not text[b].isspace():
+            b += 1
+        if windows and a <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(b, windows[-1][1]))
+        else:
+            windows.append((a, b))
+    return windows
 
 
 def _occurrences(text: str, found: dict[str, str], produced: set[str]) -> list[Span]:
