@@ -213,3 +213,14 @@ def test_sidecar_logs_carry_no_phi(sidecar, reverse_sidecar, fake_sidecar):
     assert "masker refused" in log
     assert all(value not in log for value in FAKE_PHI)
     assert all(value not in json.dumps(fake_sidecar.journal()) for value in FAKE_PHI)
+
+
+def test_phi_in_query_string_is_masked_before_upstream(sidecar, bundle, upstream):
+    """An intercepted host's query string goes upstream too (and into its logs)."""
+    from urllib.parse import quote
+
+    r = _post(sidecar, bundle, json.dumps(BODY).encode(), url=f"{URL}?note={quote(CALL)}&api-version=2024-10-21")
+    assert r.status_code == 200
+    rec = upstream.received[-1]
+    assert values_in(rec.path) == [] and values_in(httpx.URL(rec.path).params["note"]) == []
+    assert "MSKV1." in httpx.URL(rec.path).params["note"] and "api-version=2024-10-21" in rec.path

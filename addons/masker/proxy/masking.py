@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from typing import Callable
 
@@ -67,6 +68,39 @@ def parse_json_body(raw: bytes, encoding: str | None, limit: int) -> object:
         raise Refusal(400, "invalid_json", f"request body is not valid JSON (at byte {getattr(e, 'pos', None)})") from None
 
 
+# Query parameters whose values are API versions or flags, never PHI, when
+# they have this shape (a date-like ``api-version`` would otherwise be masked
+# as a date and break Azure). Every other query name and value is masked.
+PLAIN_QUERY = {"api-version": re.compile(r"\d{4}-\d{2}-\d{2}(-[a-z]+)?"), "beta": re.compile(r"true|false")}
+
+MaskFn = Callable[[list[TextField]], list[str]]
+
+
+def mask_query(pairs: list[tuple[str, str]], mask: MaskFn) -> list[tuple[str, str]] | None:
+    """Masked query parameters (names and values), or None when nothing changed.
+
+    Query strings of an intercepted host go upstream too (and into its logs):
+    ``?user=Maria%20Lopez`` must be masked like body text, and journaled.
+    """
+    fields: list[TextField] = []
+    where: list[tuple[int, int]] = []
+    for i, (name, value) in enumerate(pairs):
+        plain = PLAIN_QUERY.get(name.lower())
+        if plain is not None and plain.fullmatch(value):
+            continue
+        for j, (text, part) in enumerate(((name, "name"), (value, "value"))):
+            if text:
+                fields.append(TextField(text, None, f"query/{i}/{part}"))
+                where.append((i, j))
+    if not fields:
+        return None
+    out = [list(p) for p in pairs]
+    for (i, j), text in zip(where, mask(fields), strict=True):
+        out[i][j] = text
+    masked = [(n, v) for n, v in out]
+    return None if masked == pairs else masked
+
+
 class Masking:
     """``engine`` / ``recorder``: zero-argument callables returning the current one or None."""
 
@@ -106,6 +140,8 @@ class Masking:
         req = flow.request
         req.anticomp()  # responses arrive uncompressed: streams can be parsed as they come
         raw, encoding = req.raw_content, req.headers.get("content-encoding")
+        if req.trailers:  # trailer fields would go upstream unscanned
+            raise Refusal(400, "trailers_unsupported", "Masker does not forward request trailers")
         if raw and not is_json_type(req.headers.get("content-type", "")):
             raise Refusal(415, "unsupported_media_type", "Masker forwards only application/json request bodies")
         path, media = api_path(flow), getattr(engine.policy, "media", "block")
@@ -118,24 +154,29 @@ class Masking:
         def mask(fields: list[TextField]) -> list[str]:
             return engine.mask_texts(fields, scope)
 
-        def work() -> bytes | None:
+        query = list(req.query.items(multi=True))
+
+        def work() -> tuple[bytes | None, list[tuple[str, str]] | None]:
             """Everything CPU- or disk-bound, in one thread hop: decode, parse, mask (and journal)."""
             out = None
+            new_query = mask_query(query, mask) if query else None
             if raw:
                 masked = router.mask_request(path, parse_json_body(raw, encoding, limit), mask, media=media)
                 out = json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode()
             if time.monotonic() > deadline:
                 raise TimeoutError  # too late: the caller refuses it
-            return out
+            return out, new_query
 
         try:
-            out = await asyncio.wait_for(asyncio.to_thread(work), timeout + RECORD_GRACE_S)
+            out, new_query = await asyncio.wait_for(asyncio.to_thread(work), timeout + RECORD_GRACE_S)
         except TimeoutError:
             raise Refusal(503, "detect_timeout", f"masking took longer than {timeout}s") from None
         except AuditUnavailable:
             raise Refusal(503, "audit_unavailable", "the audit journal is unavailable; nothing was forwarded", "AuditUnavailable") from None
         except MaskingError as e:
             raise Refusal(e.status, e.code, str(e)) from None
+        if new_query is not None:
+            req.query = new_query
         if out is not None:
             req.headers.pop("content-encoding", None)
             req.content = out
@@ -158,11 +199,27 @@ class ForwardGuard:
 
     Defence in depth against a masking hook that was skipped or raised
     outside its own handler (mitmproxy then forwards the flow unmodified).
+
+    A replayed flow (``replay.client``, mitmweb's edit-and-replay) is the same
+    flow object, metadata included: markers of an earlier pass are cleared in
+    ``requestheaders`` so they cannot wave an edited, unmasked body through.
+    A request body streamed upstream is never seen by the ``request`` hooks,
+    so streaming is switched off for LLM flows, whoever switched it on.
     """
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        for key in (MASKED_KEY, LLM_KEY, "masker_local"):
+            flow.metadata.pop(key, None)
+        try:
+            if flow.request.stream and routing.is_llm_flow(flow, ctx.options.masker_llm_hosts):
+                log.warning("masker turned off request body streaming for an LLM flow (it would bypass masking)")
+                flow.request.stream = False
+        except Exception as e:  # noqa: BLE001
+            errors.fail_closed(flow, "guard", e)
 
     def request(self, flow: http.HTTPFlow) -> None:
         try:
-            if flow.response is not None or flow.metadata.get(MASKED_KEY) or flow.metadata.get("masker_local"):
+            if flow.response is not None or flow.metadata.get(MASKED_KEY):
                 return
             if flow.metadata.get(LLM_KEY) or routing.is_llm_flow(flow, ctx.options.masker_llm_hosts):
                 errors.refuse(flow, 502, "not_masked", "request was not masked; nothing was forwarded")

@@ -120,14 +120,19 @@ class RealtimeSocket:
         if flow in self._failed and not msg.injected:
             msg.drop()  # failed earlier: the connection is being closed
             return
+        if msg.injected and not msg.from_client:
+            return  # Masker's own (already rehydrated deltas, error events): failing here would re-inject forever
         try:
-            engine = self._engine()
+            engine, recorder = self._engine(), self._recorder()
             if engine is None:
                 raise RuntimeError("no engine")
+            if recorder is None or recorder.failure:
+                # as for HTTP requests: once after-the-fact events cannot be journaled, nothing more goes through
+                raise AuditUnavailable("audit recorder unavailable")
             scope: Scope = flow.metadata[SCOPE_KEY]
             if msg.from_client:
                 await self._client(msg, engine, scope)
-            elif msg.is_text and not msg.injected:  # injected: already rehydrated, see _server
+            elif msg.is_text:
                 await self._server(flow, msg, engine, scope)
         except Exception as e:  # noqa: BLE001 - fail closed: drop and close
             msg.drop()
