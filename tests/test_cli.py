@@ -84,3 +84,18 @@ def test_detect_reads_plain_and_jsonl_lines_alike(tmp_path: Path, capsys: pytest
     rows = [json.loads(line)["spans"] for line in capsys.readouterr().out.splitlines()]
     assert rows[0] == rows[1] and {s["kind"] for s in rows[0]} == {"PHONE", "SSN"}
     assert [s["kind"] for s in rows[2]] == ["PHONE"]
+
+
+def test_vault_drop_erases_and_is_journaled(tmp_path: Path, regex_policy: Path) -> None:
+    data = tmp_path / "data"
+    common = ["--policy", str(regex_policy), "--data-dir", str(data), "--session", "s1"]
+    masked = run(["mask", "-", *common], TEXT + "\n", tmp_path)
+    dropped = run(["vault", "drop", "--session", "s1", "--data-dir", str(data)], "", tmp_path)
+    assert dropped.returncode == 0, dropped.stderr
+    assert "dropped 2 vault rows" in dropped.stdout
+    restored = run(["rehydrate", "-", *common], masked.stdout, tmp_path)
+    assert "415-555-0142" not in restored.stdout and "[REDACTED:PHONE]" in restored.stdout
+    journal = "".join(p.read_text() for p in (data / "journal").glob("*.jsonl"))
+    assert '"kind":"vault_dropped"' in journal.replace(" ", "")
+    verify = run(["audit", "verify", "--data-dir", str(data)], "", tmp_path)
+    assert verify.returncode == 0 and "chain ok" in verify.stdout

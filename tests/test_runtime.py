@@ -80,3 +80,20 @@ def test_runtime_masks_journals_and_the_chain_verifies(tmp_path: Path, regex_pol
     assert "policy_loaded" in journal_text and "415-555-0142" not in journal_text
     assert "5550142" not in journal_text
     assert os.environ.get("MASKER_ENV") != "production"  # the test did not leak into the process env
+
+
+def test_rotation_is_journaled_and_old_tokens_still_rehydrate(tmp_path: Path, regex_policy: Path) -> None:
+    scope = Scope("a", "s")
+    aead_policy = tmp_path / "aead.yaml"
+    aead_policy.write_text(regex_policy.read_text().replace("tokenization: vault-deterministic", "tokenization: reversible-aead"))
+    rt = open_runtime(aead_policy, tmp_path / "data", PROD_KEYS)
+    [masked] = rt.engine.mask_texts([TextField("call 415-555-0142", "user", "m/0")], scope)
+    rt.close()
+    new_key = base64.b64encode(b"n" * 32).decode()
+    rotated = {**PROD_KEYS, "MASKER_KEY_K_HEALTHCARE": new_key, "MASKER_KEY_K_HEALTHCARE_OLD": KEY}
+    rt = open_runtime(aead_policy, tmp_path / "data", rotated)
+    assert rt.engine.rehydrate(masked, scope) == "call 415-555-0142"
+    rt.close()
+    journal = "".join(p.read_text() for p in (tmp_path / "data" / "journal").glob("*.jsonl"))
+    assert journal.count('"key_rotated"') == 1
+    assert KEY not in journal and new_key not in journal

@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         _load_dev_keys(args)
+        if getattr(args, "vault_command", None):
+            return _run_journaled(args)
         return args.func(args)
     except KeyboardInterrupt:
         return 130
@@ -46,6 +48,35 @@ def _load_dev_keys(args: argparse.Namespace) -> None:
         return
     for name, value in read_env_file(path).items():
         os.environ.setdefault(name, value)
+
+
+def _run_journaled(args: argparse.Namespace) -> int:
+    """Run a vault command with the data dir's journal as its event sink.
+
+    Erasure never waits on keys: without MASKER_AUDIT_KEY the rows are still
+    erased, but the command says the event was not journaled and exits 1.
+    """
+    from masker.audit.journal import Journal
+    from masker.audit.keys import audit_key_from_env, signing_key_from_env
+    from masker.runtime import default_data_dir
+
+    data_dir = Path(args.data_dir or default_data_dir())
+    try:
+        audit_key = audit_key_from_env(os.environ)
+    except Exception as exc:
+        rc = args.func(args)
+        print(f"masker: the erasure was not journaled: {exc}", file=sys.stderr)
+        return rc or 1
+    try:
+        signing_key = signing_key_from_env(os.environ)
+    except Exception:
+        signing_key = None
+    journal = Journal(data_dir / "journal", audit_key, signing_key, checkpoint_dir=data_dir / "checkpoints")
+    args.sink = journal
+    try:
+        return args.func(args)
+    finally:
+        journal.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,8 @@ engine are opened. The sidecar and the CLI both start here.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -18,7 +20,7 @@ from typing import Mapping
 
 import yaml
 
-from masker.audit.events import POLICY_LOADED, Event
+from masker.audit.events import KEY_ROTATED, POLICY_LOADED, Event
 from masker.audit.journal import Journal
 from masker.audit.keys import audit_key_from_env, signing_key_from_env
 from masker.detect.cache import DetectionCache
@@ -157,7 +159,8 @@ def open_runtime(
         journal,
     )
     journal.append(
-        [
+        _key_events(policy, keyring)
+        + [
             Event(
                 kind=POLICY_LOADED,
                 policy=policy.name,
@@ -172,6 +175,26 @@ def open_runtime(
         ]
     )
     return Runtime(data_dir, env, policy, keyring, vault, journal, detector, engine, audit_key, signing_key, ner)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short one-way id of a key, safe to journal."""
+    return hmac.new(key, b"masker key fingerprint v1", hashlib.sha256).hexdigest()[:16]
+
+
+def _key_events(policy: Policy, keyring: Keyring) -> list[Event]:
+    """A ``key_rotated`` event while a previous key (``MASKER_KEY_<kid>_OLD``) is still accepted."""
+    keys = keyring.keys(policy.kid)
+    if len(keys) < 2:
+        return []
+    return [
+        Event(
+            kind=KEY_ROTATED,
+            policy=policy.name,
+            policy_hash=policy.hash,
+            detail={"kid": policy.kid, "current": key_fingerprint(keys[0]), "previous": key_fingerprint(keys[1])},
+        )
+    ]
 
 
 def _open_ner(policy: Policy, model_dir: Path | None) -> NerPass | None:
