@@ -99,3 +99,13 @@ def test_vault_drop_erases_and_is_journaled(tmp_path: Path, regex_policy: Path) 
     assert '"kind":"vault_dropped"' in journal.replace(" ", "")
     verify = run(["audit", "verify", "--data-dir", str(data)], "", tmp_path)
     assert verify.returncode == 0 and "chain ok" in verify.stdout
+
+
+def test_audit_prune_keeps_a_verifiable_journal(tmp_path: Path, regex_policy: Path) -> None:
+    data = tmp_path / "data"
+    run(["mask", "-", "--policy", str(regex_policy), "--data-dir", str(data)], TEXT + "\n", tmp_path)
+    pruned = run(["audit", "prune", "--policy", str(regex_policy), "--data-dir", str(data)], "", tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "older than 2555 days" in pruned.stdout  # the policy's audit.retention_days
+    verify = run(["audit", "verify", "--data-dir", str(data)], "", tmp_path)
+    assert verify.returncode == 0 and "chain ok" in verify.stdout

@@ -1,4 +1,4 @@
-"""``masker report SESSION``, ``masker report verify FILE``, ``masker audit verify``.
+"""``masker report SESSION``, ``masker report verify FILE``, ``masker audit verify|prune``.
 
 Keys come from the environment (MASKER_AUDIT_KEY, MASKER_SIGNING_KEY). Exit
 codes: 0 ok; 1 verification failed (the first failure is printed); 2 bad
@@ -46,6 +46,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--pubkey", help="the checkpoint signer's public key (default: from MASKER_SIGNING_KEY)")
     _data_dir_arg(verify)
     verify.set_defaults(func=cmd_audit_verify)
+
+    prune = commands.add_parser(
+        "prune", help="delete whole journal day files older than the retention period (anchored by a signed checkpoint)"
+    )
+    prune.add_argument("--days", type=int, help="retention in days (default: the policy's audit.retention_days)")
+    prune.add_argument("--policy", type=Path, help="policy file (default: $MASKER_POLICY or the shipped one)")
+    _data_dir_arg(prune)
+    prune.set_defaults(func=cmd_audit_prune)
 
 
 def _data_dir_arg(p: argparse.ArgumentParser) -> None:
@@ -159,4 +167,31 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     against = f", checkpoint {checkpoint.name}" if checkpoint is not None else ", no checkpoint"
     print(f"{result.message}: {result.event_count} events (size {result.size}{against})")
     print(f"merkle root {result.merkle_root}")
+    return 0
+
+
+def cmd_audit_prune(args: argparse.Namespace) -> int:
+    from masker.policy.load import default_policy_path, load_policy
+
+    from .journal import Journal
+
+    days = args.days
+    if days is None:
+        policy_path = args.policy or Path(os.environ.get("MASKER_POLICY") or default_policy_path())
+        days = load_policy(policy_path).audit.retention_days
+    if days < 1:
+        print("error: --days must be at least 1", file=sys.stderr)
+        return 2
+    data_dir = _data_dir(args)
+    try:
+        journal = Journal(data_dir / "journal", audit_key_from_env(), signing_key_from_env(),
+                          checkpoint_dir=data_dir / "checkpoints")
+    except KeyConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        removed = journal.prune(days)
+    finally:
+        journal.close()
+    print(f"pruned {removed} journal day file(s) older than {days} days")
     return 0
