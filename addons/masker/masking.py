@@ -57,9 +57,11 @@ class MaskingEngine:
             events.extend(_with_path(ev, fields[i].path))
             written.update(_replacements(out[i], ev))
 
-        scanned = [i for i, f in enumerate(fields) if self.policy.scans_role(f.role)]
+        scanned: list[int] = []
         for i, f in enumerate(fields):
-            if i not in scanned:
+            if self.policy.scans_role(f.role):
+                scanned.append(i)
+            else:
                 events.append(self._event(SCAN_SKIPPED, scope, reason="role_not_scanned", path=f.path, role=f.role))
 
         # 1. detection, all fields of the request in one batch

@@ -206,7 +206,3 @@ def _open_ner(policy: Policy, model_dir: Path | None) -> NerPass | None:
     ner = NerPass(model_dir)
     log.info("ner pass: %s on %s", model_dir.name, ner.provider)
     return ner
-
-
-def build_engine(policy_path: Path | None, data_dir: Path, env: Mapping[str, str] = os.environ) -> MaskingEngine:
-    return open_runtime(policy_path, data_dir, env).engine

@@ -1,9 +1,9 @@
 """Builds the masking engine from options and hands it to the other addons.
 
-The factory (option ``masker_engine_factory``) returns either an engine
-(``masker.runtime:build_engine``) or a runtime holding one as ``.engine``
-(``masker.runtime:open_runtime``); a runtime is closed at shutdown (the
-journal's final checkpoint) and its ``audit_key`` verifies the journal.
+The factory (option ``masker_engine_factory``, default
+``masker.runtime:open_runtime``) returns a runtime holding the engine as
+``.engine`` (closed at shutdown: the journal's final checkpoint; its
+``audit_key`` verifies the journal) or a bare engine (the test fakes).
 
 If the engine cannot be built (bad policy, missing keys, unreadable data
 dir), the proxy keeps running but every request is answered 503

@@ -16,14 +16,13 @@ from mitmproxy.tools.dump import DumpMaster
 
 from masker.proxy.assembly import sidecar_addons
 
-# Production defaults: no flow bodies in logs or on disk, bodies buffered
-# (never stream_large_bodies) so every request is masked.
+# Production defaults: no flow bodies in logs or on disk. Request bodies stay
+# buffered so every request is masked (options.py refuses body streaming).
 PRODUCTION_DEFAULTS: dict[str, Any] = {
     "flow_detail": 0,
     # Open the upstream connection only for a request that is forwarded.
     "connection_strategy": "lazy",
     "termlog_verbosity": "info",
-    "stream_large_bodies": None,
     "save_stream_file": None,
     "store_streamed_bodies": False,
     "web_open_browser": False,
