@@ -14,7 +14,7 @@ The sidecar runs the real engine (shipped policy: regex + NER, dev keys in a
 temporary data dir) unless ``--fake`` picks the test fake engine, which
 measures the proxy's own overhead alone.
 
-    python scripts/bench_proxy.py --out bench.json [--passes regex] [--policy P] [--fake]
+    python scripts/bench_proxy.py --out bench.json [--passes regex] [--policy P] [--fake] [--workers N]
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ E2E = ROOT / "tests" / "e2e"
 sys.path.insert(0, str(E2E))
 
 from fake_upstream import make_ca_and_leaf  # noqa: E402
+
+from masker.engine_pool import default_workers  # noqa: E402
 
 TURN = ("I'm calling about my prescription refill. The pharmacy said the doctor has not sent it yet, "
         "and I have about three days of pills left. Can you check the status and tell me what to do? ") * 4
@@ -105,6 +107,15 @@ def latency(client: httpx.Client, url: str, n: int) -> list[float]:
     return out
 
 
+def first_text(event: bytes) -> bool:
+    """Whether an SSE event carries generated text (a non-empty ``delta.content``)."""
+    data = event.partition(b"data: ")[2]
+    if not data or data.startswith(b"[DONE]"):
+        return False
+    choices = json.loads(data).get("choices") or [{}]
+    return bool(choices[0].get("delta", {}).get("content"))
+
+
 def ttft(client: httpx.Client, url: str, n: int) -> list[float]:
     out = []
     for _ in range(n):
@@ -112,10 +123,14 @@ def ttft(client: httpx.Client, url: str, n: int) -> list[float]:
         t = time.perf_counter()
         with client.stream("POST", url, content=data, headers={"content-type": "application/json"}) as r:
             r.raise_for_status()
-            first = None
+            first, buffered = None, b""
             for chunk in r.iter_bytes():
-                if first is None and b'"content": "' in chunk and b'"content": ""' not in chunk:
-                    first = time.perf_counter() - t
+                if first is None:
+                    # Whole SSE events only: a read may hold several events or part of one.
+                    buffered += chunk
+                    *events, buffered = buffered.split(b"\n\n")
+                    if any(first_text(e) for e in events):
+                        first = time.perf_counter() - t
             out.append(first if first is not None else time.perf_counter() - t)
     return out
 
@@ -152,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fake", action="store_true", help="the test fake engine (proxy overhead alone) instead of the real one")
     ap.add_argument("--policy", help="mask policy for the real engine (default: the shipped one)")
     ap.add_argument("--passes", help="override the policy's detection passes, comma-separated (e.g. regex)")
+    ap.add_argument("--workers", type=int, help="masking worker processes (default: masker run's default)")
     ap.add_argument("--requests", type=int, default=200, help="sequential requests per side for latency")
     ap.add_argument("--streams", type=int, default=30, help="streaming requests per side for TTFT")
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of the throughput run")
@@ -181,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-m", "masker.cli", "run", "--listen", f"127.0.0.1:{listen}",
              "--mode", f"reverse:https://127.0.0.1:{up}", "--data-dir", str(tmp / "data"),
              "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--set", f"masker_engine_factory={engine}",
-             "--policy", str(policy)],
+             "--policy", str(policy), *(["--workers", str(args.workers)] if args.workers is not None else [])],
             env={**env, "MASKER_LOG_LEVEL": "WARNING"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         # Plain mitmproxy, same mode, no Masker:
         # the floor any mitmproxy-based sidecar pays.
@@ -217,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             "engine": engine,
             "policy": None if args.fake else str(args.policy or "shipped"),
             "passes": None if args.fake else (args.passes or "as in the policy"),
+            "workers": args.workers if args.workers is not None else default_workers(),
             "cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
             "request_bytes": len(body()),

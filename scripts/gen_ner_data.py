@@ -22,7 +22,13 @@ import json
 import random
 import re
 import string
+import sys
+from pathlib import Path
+
 from faker import Faker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "addons"))
+from masker.detect.ner import CLINICAL_SHORTHAND  # noqa: E402
 
 LOCALES = ["en_US", "en_US", "en_US", "en_GB", "fr_FR", "es_ES", "de_DE", "pt_BR", "it_IT", "en_IE"]
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -113,6 +119,12 @@ NEGATIVES = [
     "Pt resting comfortably, no c/o pain, call light in reach.",
     "Sputum sent for culture at {time}.",
 ]
+MORE_DRUGS = ["Lopressor", "metoprolol", "Plavix", "Zofran", "Reglan", "Colace", "senna", "Dulcolax",
+              "Lovenox", "Xanax", "Seroquel", "Ambien", "Benadryl", "Percocet", "oxycodone", "Vicodin",
+              "Toradol", "Solumedrol", "Decadron", "Cipro", "Levaquin", "Bactrim", "Diflucan", "Cefazolin",
+              "Unasyn", "Zyvox", "Tobramycin", "Neurontin", "Dilantin", "Depakote", "Synthroid", "Pepcid",
+              "Nexium", "Imdur", "Cardizem", "Captopril", "Vasopressin", "Neo", "Nipride", "Natrecor",
+              "Integrilin", "Argatroban", "Mucomyst", "Lactulose", "Rifaximin", "Epogen", "Procrit"]
 DRUGS = ["metformin", "lisinopril", "Tylenol", "ibuprofen", "Lasix", "heparin", "insulin glargine",
          "amoxicillin", "Coumadin", "prednisone", "Zoloft", "atorvastatin", "morphine", "Keppra",
          "vancomycin", "aspirin", "Eliquis", "albuterol", "gabapentin", "Norvasc", "milrinone", "amiodarone",
@@ -123,6 +135,44 @@ DISEASES = ["Parkinson's disease", "Alzheimer's dementia", "Crohn's disease", "H
             "Hashimoto thyroiditis", "type 2 diabetes", "CHF", "COPD", "atrial fibrillation",
             "Guillain-Barre syndrome", "Tourette syndrome", "Lyme disease", "hypertension",
             "Marfan syndrome", "Huntington's disease"]
+# Hospital units and services: in the same slots as facilities, never PHI.
+UNITS = ["MICU", "SICU", "CCU", "CSRU", "TSICU", "NICU", "PACU", "the ED", "the ER", "the OR", "the floor",
+         "cath lab", "rehab", "OSH", "the unit", "step down", "telemetry", "IR", "EP lab", "dialysis",
+         "home", "the SNF", "radiology", "CT", "MRI"]
+# Short real town and city names (the generator's Faker cities are mostly long).
+TOWNS = ["Lynn", "Salem", "Milton", "Quincy", "Derry", "Troy", "Bath", "Dover", "Avon", "Ayer", "Rye",
+         "Hull", "Ware", "Essex", "Acton", "Bourne", "Natick", "Newton", "Revere", "Malden", "Woburn",
+         "Dedham", "Canton", "Sharon", "Easton", "Peru", "Cairo", "Alma", "Enid", "Reno", "Waco", "Provo",
+         "Ogden", "Macon", "Selma", "Akron", "Erie", "Utica", "Elgin", "Flint", "Omaha", "Tulsa", "Boise",
+         "Nome", "Mesa", "Yuma", "Lodi", "Chico", "Napa", "Ames", "Gary", "Biloxi", "Keene", "Nashua",
+         "Concord", "Bangor", "Lowell", "Lenox", "Stow", "Hudson", "Orange", "Athol", "Gardner", "Paris"]
+DEVICES = ["Swan", "Cordis", "A-line", "Foley", "PICC", "Hickman", "Quinton", "Pleurx", "Dobhoff",
+           "Salem sump", "Jackson-Pratt", "Pigtail", "Aquacel", "Mepilex", "Duoderm", "Xeroform",
+           "Kinair bed", "Rotoprone", "Bair Hugger", "Pyxis", "Alaris pump", "Impella", "Optiflow"]
+SHORTHAND = sorted(CLINICAL_SHORTHAND)
+# Clinical vocabulary that a small general-domain wordpiece vocabulary splits
+# into pieces (like a rare surname): hard negatives for notes.
+JARGON = ("diuresis diuresing diaphoretic tachycardic bradycardic hypotensive hypertensive afebrile "
+          "febrile lethargic somnolent obtunded oriented arousable ambulated ambulating desatted desaturated "
+          "extubated intubated reintubated sedated titrated weaned repleted bolused transfused suctioned "
+          "thoracentesis paracentesis bronchoscopy tracheostomy gastrostomy jejunostomy colonoscopy "
+          "cholecystectomy laparotomy craniotomy angioplasty pericardiocentesis hemodialysis ultrafiltration "
+          "vasopressors pressors inotropes anticoagulated heparinized coagulopathy thrombocytopenia "
+          "leukocytosis hyperkalemia hypokalemia hyponatremia hypomagnesemia hypoglycemia hyperglycemia "
+          "acidosis alkalosis atelectasis effusion infiltrate consolidation pneumothorax edematous anasarca "
+          "crepitus rhonchi wheezes stridor crackles diminished coarse copious tenacious purulent "
+          "serosanguinous sanguinous erythematous excoriated macerated ecchymotic petechiae induration "
+          "guaiac melena hematochezia hematemesis emesis nausea distended tympanic flatus incontinent "
+          "oliguric anuric foley urosepsis bacteremia cellulitis osteomyelitis endocarditis sepsis "
+          "encephalopathy delirium agitated restless combative cooperative appropriate nonverbal aphasic "
+          "hemiparesis dysphagia dysarthria nystagmus myoclonus tremulous seizing postictal "
+          "echocardiogram angiogram ventriculogram electrolytes coags lytes gtts drips boluses "
+          "ativan versed haldol lopressor levophed neosynephrine vanco zosyn flagyl cefepime meropenem "
+          "propofol fentanyl dilaudid morphine oxycodone tylenol colace senna dulcolax lactulose "
+          "pt's cont'd con't w/o d/c'd f/u'd sx'd trach'd re-sited resited reinforced dsg dressing "
+          "sm mod lg amt amts yellowish tan thick thin frothy blood-tinged brownish greenish "
+          "overnite tonite nite thru pls approx tol'd tolerated tolerating").split()
+TYPO_SKIP = set("dr mr mrs ms".split())
 SCALES = ["Glasgow Coma Scale", "Apgar score", "Braden scale", "Morse fall scale", "PHQ-9",
           "Mini-Cog", "Beck Depression Inventory", "Babinski test", "Romberg test"]
 
@@ -356,6 +406,50 @@ class Generator:
             return value, "EMAIL"
         if name == "URL":
             return self.url(), "URL"
+        if name == "SDATE":
+            # month/day as notes write it ("7/2", "12/24"), no year
+            d = self.us.date_between(start_date="-3y", end_date="+30d")
+            form = rng.choice(["{m}/{d}", "{m}/{d}", "{m:02d}/{d:02d}", "{m}-{d}", "{m}/{d}/{y:02d}"])
+            return form.format(m=d.month, d=d.day, y=d.year % 100), "DATE"
+        if name == "INIT":
+            # clinician / staff initials: "JS", "K", "J.S.", "mk"
+            letters = [rng.choice(string.ascii_uppercase) for _ in range(rng.choice([1, 2, 2, 2, 3]))]
+            while "".join(letters) in CLINICAL_SHORTHAND:
+                letters = [rng.choice(string.ascii_uppercase) for _ in range(2)]
+            r = rng.random()
+            text = ".".join(letters) + "." if r < 0.2 else "".join(letters)
+            return (text.lower() if r > 0.85 else text), "NAME"
+        if name == "FAC":
+            # an outside facility by its initials or short name ("NWH", "St. Luke's")
+            if rng.random() < 0.6:
+                letters = "".join(rng.choice(string.ascii_uppercase) for _ in range(rng.choice([2, 3, 3, 4])))
+                while letters in CLINICAL_SHORTHAND:
+                    letters = "".join(rng.choice(string.ascii_uppercase) for _ in range(3))
+                return letters + rng.choice(["", "", "", "H", "MC"]), "ORGANIZATION"
+            return rng.choice([self.us.last_name(), self.us.city(), "St. " + self.us.first_name() + "'s",
+                               rng.choice(TOWNS)]), "ORGANIZATION"
+        if name == "UNIT":
+            return rng.choice(UNITS), None
+        if name == "WARD":
+            # a hospital building / ward by name, followed by its floor ("Baker 4")
+            if rng.random() < 0.3:
+                return "".join(rng.choice(string.ascii_uppercase) for _ in range(2)), "LOCATION"
+            return self.us.last_name(), "LOCATION"
+        if name == "floor":
+            return str(rng.randint(1, 14)) + rng.choice(["", "", "", "A", "B"]), None
+        if name == "TOWN":
+            return rng.choice(TOWNS), "LOCATION"
+        if name == "mil":
+            return f"{rng.randint(0, 23):02d}{rng.choice([0, 0, 15, 30, 45]):02d}", None
+        if name == "frac":
+            return rng.choice([f"{rng.randint(0, 5)}/5", f"{rng.randint(0, 10)}/10", f"{rng.randint(1, 4)}/6",
+                               f"{rng.randint(1, 3)}/{rng.randint(2, 4)}", "1/2", "2/2", "1/4", "3/4"]), None
+        if name == "dev":
+            return rng.choice(DEVICES), None
+        if name == "SH":
+            return rng.choice(SHORTHAND), None
+        if name == "jar":
+            return rng.choice(JARGON), None
         if name == "TITLE":
             return rng.choice(TITLES), None
         if name == "REL":
@@ -546,6 +640,72 @@ NOTE_PHI_FRAGMENTS = [
     "cath on {DATE}", "{REL} ({FIRST}) phone {PHONE}", "Dr {LAST} paged re: BP", "to {ORG} rehab on {DATE}",
     "home in {LOC}", "PCP Dr {FULL}", "{FIRST} RN aware",
 ]
+# Second family: short dates, initials, outside facilities by initials,
+# hospital buildings/wards with a floor, short town names.
+NOTE_PHI_SHORT = [
+    "cath {SDATE}", "last BM {SDATE}", "echo on {SDATE} EF 30%", "extubated {SDATE}", "CXR {SDATE} unchanged",
+    "PICC placed {SDATE}", "abx started {SDATE}", "vanco day 3 ({SDATE})", "intubated {SDATE} for airway protection",
+    "s/p CABG {SDATE}", "d/c'd {SDATE}", "blood cx from {SDATE} neg", "line changed {SDATE}", "since {SDATE}",
+    "on {SDATE} pt spiked to 101", "trach {SDATE}", "CT head {SDATE} neg", "admitted {SDATE} with CP",
+    "seen by {INIT} RN", "per Dr. {INIT}", "{INIT} RN", "RN: {INIT}", "d/w NP {INIT}", "MD {INIT} aware",
+    "resp therapy ({INIT}) in to suction", "signed {INIT}", "Dr {LAST}/{INIT} notified", "-{INIT}",
+    "team ({INIT}) aware of K", "report given to {INIT}",
+    "transferred from {FAC}", "pt from {FAC} ED", "to {FAC} for rehab", "records from {FAC} requested",
+    "{FAC} cath on {SDATE}", "d/c to {FAC}", "came in to {FAC} with SOB", "hx per {FAC} records",
+    "transferred from {UNIT}", "to {UNIT} when stable", "pt from {UNIT}", "back from {UNIT} at {mil}",
+    "called to {UNIT}", "pt to {UNIT} for procedure",
+    "transfer to {WARD} {floor}", "bed on {WARD} {floor}", "moved to {WARD} {floor} this am", "from {WARD} {floor}",
+    "lives in {TOWN}", "wife {FIRST} from {TOWN}", "{REL} drove in from {TOWN}", "home to {TOWN} with VNA",
+    "lives with {REL} in {TOWN}, {LOC}",
+]
+# Negatives that look like the positives above: fractions, times, "@", devices.
+NOTE_NEG_SHORT = [
+    "strength {frac} all ext", "pain {frac}", "{frac} murmur", "{frac} sets blood cx pending", "{frac} tab po",
+    "edema {pain}+ bilat", "A&O x{pain}", "NS @ {ldl} cc/hr", "{drug} @ {a1c} mcg/kg/min", "pt @ baseline",
+    "seen @ bedside", "labs @ {mil}", "turned @ {mil} and {mil}", "meds given @ {mil}", "up in chair @ {mil}",
+    "{dev} in place", "{dev} d/c'd", "{dev} site c/d/i", "{dev} flushed", "new {dev} placed",
+    "{drug} {n} mg x1", "{drug} given prn", "{drug} held for SBP < 90", "cont {drug} q{h}h",
+    "{SH} {SH} {SH}", "{SH}: {SH} {hr}, {SH} {ldl}", "{SH} {frac}, {SH} {a1c}", "{SH} at {mil}", "{SH} d/c'd",
+    "f/u {SH} in am", "{SH} neg", "{SH} and {SH} pending", "{SH}/{SH} following", "q{h}h {SH}",
+    "{jar}", "{jar} {jar}", "pt {jar}, {jar}", "{jar} overnight", "remains {jar}", "{jar} and {jar} noted",
+    "{jar} {SH}", "{SH} {jar} {jar}", "{jar} x{pain}", "{drug} for {jar}", "{jar} improved", "less {jar}",
+]
+
+
+def typo(word: str, rng: random.Random) -> str:
+    """One typing slip: drop, double or swap a letter, or cut the word short."""
+    i = rng.randint(1, len(word) - 2)
+    return rng.choice([
+        word[:i] + word[i + 1:], word[:i] + word[i] + word[i:],
+        word[:i] + word[i + 1] + word[i] + word[i + 2:], word[: max(3, i + 1)],
+    ])
+
+
+def typo_noise(text: str, spans: list[list], rng: random.Random, rate: float) -> tuple[str, list[list]]:
+    """Misspell some words outside entities (notes are typed in a hurry); offsets shift."""
+    taken = [(s, e) for s, e, _ in spans]
+    out, shift, last = [], [], 0  # shift: (position in old text, cumulative delta)
+    delta = 0
+    for m in re.finditer(r"[A-Za-z]{4,}", text):
+        if rng.random() >= rate or m.group().lower() in TYPO_SKIP:
+            continue
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        new = typo(m.group(), rng)
+        out.append(text[last:m.start()] + new)
+        last = m.end()
+        delta += len(new) - len(m.group())
+        shift.append((m.end(), delta))
+    out.append(text[last:])
+
+    def moved(pos: int) -> int:
+        d = 0
+        for end, total in shift:
+            if end <= pos:
+                d = total
+        return pos + d
+
+    return "".join(out), [[moved(s), moved(e), lab] for s, e, lab in spans]
 
 
 def note_example(gen: Generator) -> dict:
@@ -555,8 +715,11 @@ def note_example(gen: Generator) -> dict:
     for system in rng.sample(list(NOTE_FRAGMENTS), rng.randint(2, 6)):
         frags = rng.sample(NOTE_FRAGMENTS[system], rng.randint(1, min(3, len(NOTE_FRAGMENTS[system]))))
         pieces.append(f"{system}: " + rng.choice([", ", "; ", ". "]).join(frags) + ".")
+    for _ in range(rng.choice([0, 1, 2, 3])):
+        pieces.insert(rng.randint(0, len(pieces)), rng.choice(NOTE_NEG_SHORT) + rng.choice([".", ",", ";", ""]))
     for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):
-        pieces.insert(rng.randint(0, len(pieces)), rng.choice(NOTE_PHI_FRAGMENTS) + ".")
+        pool = NOTE_PHI_SHORT if rng.random() < 0.5 else NOTE_PHI_FRAGMENTS
+        pieces.insert(rng.randint(0, len(pieces)), rng.choice(pool) + rng.choice([".", ".", ",", ""]))
     text = ""
     spans: list[list] = []
     for piece in pieces:
@@ -565,6 +728,7 @@ def note_example(gen: Generator) -> dict:
         piece_text, piece_spans = gen.render(piece, spoken=False)
         spans.extend([[s + len(text), e + len(text), lab] for s, e, lab in piece_spans])
         text += piece_text
+    text, spans = typo_noise(text, spans, rng, rate=rng.choice([0.0, 0.03, 0.08]))
     r = rng.random()
     styled = text.upper() if r < 0.5 else (text.lower() if r < 0.6 else text)
     return {"text": styled if len(styled) == len(text) else text, "spans": spans}

@@ -306,3 +306,42 @@ def test_linear_on_long_transcripts() -> None:
 def test_texts_without_spoken_forms_give_nothing() -> None:
     text = "Patient reports mild headache since Tuesday; advised rest and fluids. " * 2000
     assert PASS.detect(text) == []
+
+
+# -- the pre-check ------------------------------------------------------------------
+
+_VOCAB = (
+    # number words, digits, zero-ish, repeats
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh", "o",
+    "ten", "twelve", "nineteen", "twenty", "forty", "ninety", "hundred", "thousand", "double",
+    "5", "55", "555", "1234", "0",
+    # separators and fillers inside chains
+    ",", "-", ".", "/", "uh", "um", "dash",
+    # cues, dates, ages, streets, emails
+    "my", "social", "phone", "number", "member", "id", "mrn", "zip", "born", "dob", "age", "aged",
+    "years", "old", "yo", "january", "march", "may", "fifth", "third", "of", "the",
+    "main", "elm", "street", "st", "avenue", "apartment", "unit", "b",
+    "tom", "becker", "at", "gmail", "dot", "com", "spelled", "r", "a", "g", "h", "u", "I'm",
+    # plain words
+    "days", "pills", "left", "and", "I", "have", "about", "patient", "doses", "mg",
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=18))
+def test_pre_check_never_skips_a_text_with_findings(words: list[str]) -> None:
+    """Skipping the walk must be invisible: any text the pre-check skips has no spoken span."""
+    from masker.detect.spoken import _Cues, _Scan, _worth_scanning
+    from masker.detect.numwords import tokenize_items
+
+    text = " ".join(words)
+    if not _worth_scanning(text):
+        assert _Scan(tokenize_items(text), _Cues(None)).run() == []
+
+
+def test_pre_check_skips_everyday_text_with_a_lone_number_word() -> None:
+    from masker.detect.spoken import _worth_scanning
+
+    assert not _worth_scanning("I'm out of pills in three days, can you call the pharmacy? Ref 555-123-4567.")
+    assert _worth_scanning("my member id is three 4 five six")
+    assert _worth_scanning("I live at three main street")

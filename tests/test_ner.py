@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir
+from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, is_shorthand
 from masker.kinds import ALL_KINDS
 
 MODEL = default_model_dir()
@@ -95,3 +95,39 @@ def test_labels_must_map_to_known_kinds(tmp_path: Path) -> None:
     (tmp_path / "labels.json").write_text(json.dumps({"labels": ["O", "B-X", "I-X"], "kinds": {"X": "NOPE"}}))
     with pytest.raises(ValueError, match="unknown kinds"):
         NerPass(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["MAE", "nsr", "PT/OT", "A&OX3", "PICC", "D/C", "MICU SICU"])
+def test_clinical_shorthand_recognised(value: str) -> None:
+    assert is_shorthand(value)
+
+
+@pytest.mark.parametrize("value", ["Ed", "Mae", "Okonkwo", "MAE SMITH", "Pt", "NWH", ""])
+def test_names_and_title_case_are_not_shorthand(value: str) -> None:
+    # Title case is kept even when it spells an abbreviation ("Mae", "Pt").
+    assert not is_shorthand(value)
+
+
+def test_all_caps_nursing_note_yields_no_name_org_or_place(ner: NerPass) -> None:
+    text = ("TRANSFERRED TO MICU FROM OSH. NEURO: A&OX3, MAE, PERRL. CV: NSR 80S, SBP 110-130, "
+            "K 3.9 REPLETED. RESP: LS CLEAR, SATS 98% ON 2L NC. PLAN: PT/OT CONSULT, OOB TO CHAIR.")
+    kinds = {s.kind for s in ner.detect_batch([text])[0]}
+    assert not kinds & {"NAME", "ORGANIZATION", "LOCATION"}
+
+
+def test_shorthand_filter_keeps_a_real_name_in_caps_note(ner: NerPass) -> None:
+    text = "PT SEEN BY DR. OKONKWO, WIFE MARGARET AT BEDSIDE. MAE, NSR."
+    found = _found(text, ner.detect_batch([text])[0])
+    assert ("NAME", "OKONKWO") in found and ("NAME", "MARGARET") in found
+    assert not any(value in ("PT", "MAE", "NSR") for _, value in found)
+
+
+def test_min_confidence_from_labels_json_drops_low_spans(tmp_path: Path) -> None:
+    for name in ("model.onnx", "tokenizer.json"):
+        (tmp_path / name).symlink_to(MODEL / name)
+    labels = json.loads((MODEL / "labels.json").read_text())
+    labels["min_confidence"] = {"NAME": 1.01}
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    text = "Yesterday Harriet Okonkwo drove from Milwaukee to see Dr. Patel."
+    kinds = {s.kind for s in NerPass(tmp_path).detect_batch([text])[0]}
+    assert "NAME" not in kinds and "LOCATION" in kinds

@@ -43,6 +43,10 @@ class MaskingError(Exception):
         self.code = code
         self.status = status
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, int]]:
+        # Crosses process boundaries (masker.engine_pool) with its code and status.
+        return (type(self), (self.code, str(self), self.status))
+
 
 class Engine(Protocol):
     policy: Policy

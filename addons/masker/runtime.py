@@ -26,6 +26,8 @@ from masker.audit.keys import audit_key_from_env, signing_key_from_env
 from masker.detect.cache import DetectionCache
 from masker.detect.ner import NerPass, default_model_dir
 from masker.detect.pipeline import Detector
+from masker.engine import Engine
+from masker.engine_pool import PooledEngine
 from masker.masking import MaskingEngine
 from masker.policy.load import default_policy_path, load_policy_for_runtime
 from masker.policy.model import Policy
@@ -116,15 +118,35 @@ class Runtime:
     vault: Vault
     journal: Journal
     detector: Detector
-    engine: MaskingEngine
+    engine: Engine
     audit_key: bytes
     signing_key: object
     ner: NerPass | None = None
+    policy_path: Path | None = None
+    model_dir: Path | None = None
+    pool: PooledEngine | None = None
     closed: bool = field(default=False)
+
+    def start_workers(self, workers: int) -> None:
+        """Mask in ``workers`` processes from now on (``masker.engine_pool``).
+
+        Raises ``WorkerStartError`` when they cannot start; the in-process
+        engine is kept then.
+        """
+        self.pool = PooledEngine(self, workers)
+        self.engine = self.pool
+
+    def audit_failure(self) -> str | None:
+        """Why events can no longer be journaled (this process's journal or a worker's), else None."""
+        if not self.journal.usable:
+            return self.journal.failure
+        return self.pool.audit_failure if self.pool is not None else None
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            if self.pool is not None:
+                self.pool.close()  # workers first: their last events join this journal's chain
             self.journal.close()
             self.vault.close()
 
@@ -135,8 +157,13 @@ def open_runtime(
     env: Mapping[str, str] = os.environ,
     *,
     model_dir: Path | None = None,
+    announce: bool = True,
 ) -> Runtime:
-    """Open Masker: keys, policy, vault, journal, detector (with NER if the policy asks)."""
+    """Open Masker: keys, policy, vault, journal, detector (with NER if the policy asks).
+
+    ``announce`` journals ``policy_loaded`` (and ``key_rotated``); masking
+    worker processes open their runtime without it.
+    """
     policy_path = policy_path or default_policy_path()
     kids = sorted({k for k in (policy_kid(policy_path), policy_kid(default_policy_path())) if k})
     env = with_dev_keys(data_dir, env, kids)
@@ -158,7 +185,16 @@ def open_runtime(
         Rehydrator(keyring, vault, policy),
         journal,
     )
-    journal.append(
+    if announce:
+        journal.append(_startup_events(policy, keyring, ner))
+    return Runtime(
+        data_dir, env, policy, keyring, vault, journal, detector, engine, audit_key, signing_key, ner,
+        policy_path=policy_path, model_dir=model_dir,
+    )
+
+
+def _startup_events(policy: Policy, keyring: Keyring, ner: NerPass | None) -> list[Event]:
+    return (
         _key_events(policy, keyring)
         + [
             Event(
@@ -174,7 +210,6 @@ def open_runtime(
             )
         ]
     )
-    return Runtime(data_dir, env, policy, keyring, vault, journal, detector, engine, audit_key, signing_key, ner)
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -6,7 +6,8 @@ output ``logits``), ``tokenizer.json`` (a Hugging Face ``tokenizers`` file) and
 ``labels.json``::
 
     {"labels": ["O", "B-NAME", "I-NAME", ...],   # index = logit column
-     "kinds": {"NAME": "NAME", "CITY": "LOCATION", ...}}  # entity -> Masker kind
+     "kinds": {"NAME": "NAME", "CITY": "LOCATION", ...},  # entity -> Masker kind
+     "min_confidence": {"ORGANIZATION": 0.9, ...}}  # optional, per Masker kind
 
 Entities missing from ``kinds`` are dropped. Consecutive tokens whose entities
 map to the same kind form one span, B- or I- alike (so a model that tags given
@@ -20,7 +21,16 @@ tokenizer's character offsets, which index the original text even where the
 normaliser lowercases or strips accents, and are widened to whole words.
 
 Confidence is the **mean**, over the span's tokens, of the softmax probability
-of the label the model chose for each token. Thresholds are the pipeline's job.
+of the label the model chose for each token. The policy's thresholds are the
+pipeline's job; two model-specific filters are applied here:
+
+* ``min_confidence`` from ``labels.json``: a floor per kind, calibrated for
+  this model (its confidence scale is a property of the model, not of a policy).
+* clinical shorthand: a NAME / ORGANIZATION / LOCATION span made only of
+  words in ``CLINICAL_SHORTHAND`` ("MAE", "PT/OT", "nsr"), each all upper or
+  all lower case, is dropped. Title-case words are never dropped this way.
+* e-mail shape: an EMAIL span must hold an "@" with no space beside it or the
+  spoken "at ... dot" form (``plausible_email``); "heparin @ 800" is not one.
 
 Only onnxruntime, tokenizers and numpy are needed at run time.
 """
@@ -30,6 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +52,61 @@ from masker.kinds import ALL_KINDS
 
 log = logging.getLogger(__name__)
 
+# Clinical shorthand that is never a name, place or organisation on its own.
+# Hand-written from general clinical-documentation knowledge (units, roles,
+# orders, routes, labs, devices, common abbreviations); words that are also
+# given names or surnames (Ed, Al, Pat, Di, Bo ...) are deliberately left out.
+CLINICAL_SHORTHAND: frozenset[str] = frozenset("""
+A&O A&OX3 AAO ABD ABG ABX AC ACE ADAT ADL ADLS AFEB AFIB AFVSS AKI ALS AM AMA AMB AMP AMPS
+AMT ANC AOX3 APAP ARDS ARF ASA ASAP ATC AV AVR BAL BIPAP BID BILAT BIPAP BKA BM BMP BMS BP BPM
+BRBPR BS BSA BUN BX CA CABG CAD CATH CBC CC CCU CDIFF CHF CHEM CHEST CI CIWA CK CKD CM CMO CMV
+CN CO CO2 COAG COPD CP CPAP CPK CPR CR CRI CRRT CSF CSRU CT CTA CV CVA CVL CVP CVVH CVVHD CX
+CXR D/C D/W D5 D5W DBP DC DDAVP DKA DM DNI DNR DOE DP DSG DVT DX ECG ECHO ECMO EEG EF EGD EKG
+ENT EOM ERCP ETOH ETT EXT FEM FFP FIO2 FS FSBS FU FX GCS GERD GI GIB GJ GOAL GTT GU GYN H/O
+H2O HCT HCP HCO3 HD HGB HOB HR HS HTN HX IABP IBW ICD ICP ICU ID IJ IM INR IO IR IS IV IVF
+IVP JP JVD JVP K KCL KUB LAD LBBB LCX LE LFT LFTS LGIB LLE LLL LLQ LMA LOC LOS LP LR LS LTC
+LUE LUL LUQ LV LVAD LVEF MAE MAP MCV MD MDI MEDS MG MGSO4 MI MICU MIVF MOM MRI MRSA MS MVR NA
+NAD NC NEB NEBS NEG NEURO NGT NICU NIF NKA NKDA NP NPO NRB NS NSR NSTEMI NT NTG NV OB OD OG
+OGT OOB OP OR OSH OT PACU PAD PAP PAS PCA PCN PCP PCWP PE PEEP PEG PERRL PERRLA PHOS PICC PLT
+PM PMH PNA PO POD POS PPD PPI PR PRBC PRN PS PT PTA PTCA PTT PVC PVCS PVD Q QD QHS QID QOD RA
+RBBB RBC RCA RIJ RISS RLE RLL RLQ RN RO ROM ROS RR RRR RSBI RT RUE RUL RUQ RV RX SBP SBT SC
+SCD SCDS SEM SICU SIMV SL SLP SNF SOB SP SPO2 SQ SR SS SSI STAT STEMI SVR SVT SW SX TB TBI TCU
+TEE TF TFS TID TKO TLC TMAX TPN TSICU TTE TV TX UA UE UGIB UO UOP URI UTI VAP VAT VBG VENT VF
+VNA VQ VRE VS VSS VT WBC WNL XR YO
+""".split())
+# Entity kinds a clinical abbreviation is mistaken for (NAME "MAE", ORG "PT").
+_SHORTHAND_KINDS = frozenset({"NAME", "ORGANIZATION", "LOCATION"})
+_WORD = re.compile(r"[A-Za-z0-9&]+(?:/[A-Za-z0-9&]+)?")
+_SPOKEN_EMAIL = re.compile(r"(?i)\S\s+at\s+\S.*(?:\s+dot\s+\S|\.\w)")
+
 MODEL_ENV = "MASKER_NER_MODEL"
 SHIPPED_MODEL = "masker-pii-ner"
 # Windows per onnxruntime call: bounds peak memory on very long requests.
 _MAX_WINDOWS_PER_RUN = 32
+
+
+def is_shorthand(value: str) -> bool:
+    """True when every word of ``value`` is clinical shorthand written in one case.
+
+    "MAE", "pt", "PT/OT", "NSR" qualify; title case ("Ed", "Mae") never does,
+    so a capitalised name that happens to spell an abbreviation is kept.
+    """
+    words = _WORD.findall(value)
+    return bool(words) and all(
+        (word.isupper() or word.islower())
+        and (word.upper() in CLINICAL_SHORTHAND
+             or all(part.upper() in CLINICAL_SHORTHAND for part in word.split("/")))
+        for word in words
+    )
+
+
+def plausible_email(value: str) -> bool:
+    """An e-mail span needs a written "@" with no space beside it, or the spoken
+    "... at ... dot ..." form; "heparin @ 800" or a bare number is not one."""
+    at = value.find("@")
+    if at > 0 and at < len(value) - 1:
+        return not (value[at - 1].isspace() or value[at + 1].isspace())
+    return bool(_SPOKEN_EMAIL.search(value))
 
 
 def default_model_dir() -> Path | None:
@@ -65,10 +127,12 @@ def default_model_dir() -> Path | None:
 
 @dataclass(frozen=True, slots=True)
 class _Labels:
-    """Per logit column the entity name (None for O); entity -> Masker kind."""
+    """Per logit column the entity name (None for O); entity -> Masker kind;
+    per kind the model's own calibrated floor (``min_confidence``, optional)."""
 
     entity: tuple[str | None, ...]
     kinds: dict[str, str]
+    min_confidence: dict[str, float]
 
     @classmethod
     def load(cls, path: Path) -> _Labels:
@@ -86,7 +150,8 @@ class _Labels:
         unknown = sorted(set(kinds.values()) - ALL_KINDS)
         if unknown:
             raise ValueError(f"labels.json maps to unknown kinds: {unknown}")
-        return cls(tuple(entity), kinds)
+        min_confidence = {k: float(v) for k, v in data.get("min_confidence", {}).items()}
+        return cls(tuple(entity), kinds, min_confidence)
 
 
 @dataclass(slots=True)
@@ -259,7 +324,14 @@ class NerPass:
                 continue
             current = [word_start if same_word else start, end, kind, [prob]]
             raw.append(current)
-        return [
-            Span(start, end, kind, "ner", "ner", sum(probs) / len(probs))
-            for start, end, kind, probs in raw
-        ]
+        spans = []
+        for start, end, kind, probs in raw:
+            confidence = sum(probs) / len(probs)
+            if confidence < self._labels.min_confidence.get(kind, 0.0):
+                continue
+            if kind in _SHORTHAND_KINDS and is_shorthand(text[start:end]):
+                continue
+            if kind == "EMAIL" and not plausible_email(text[start:end]):
+                continue
+            spans.append(Span(start, end, kind, "ner", "ner", confidence))
+        return spans

@@ -29,9 +29,22 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from masker.detect.checksums import aba_ok, card_ok, ssn_ok
-from masker.detect.numwords import NUMBER_WORDS, SEPARATOR_PUNCT, Item, SpokenView, normalize, tokenize_items
+from masker.detect.numwords import (
+    NUMBER_WORDS,
+    OH,
+    REPEAT,
+    SEPARATOR_PUNCT,
+    TEENS,
+    TENS,
+    UNITS,
+    Item,
+    SpokenView,
+    normalize,
+    tokenize_items,
+)
 from masker.detect.spans import Span
 from masker.policy.model import Policy
+from masker.tokens.scheme import TOKEN_RE
 
 __all__ = ["KINDS", "SpokenPass", "SpokenView", "normalize"]
 
@@ -136,18 +149,68 @@ _NOT_STREET_NAME = frozenset({
     "or", "for", "times", "people", "cars", "houses", "doors", "streets",
 })
 
-_WORD_RE = re.compile(r"[^\W\d_]+")
-_TRIGGER_WORDS = NUMBER_WORDS | frozenset(ORDINALS) | {"double", "triple", "dot"}
+_SCAN_WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|[0-9]+")
+# Words that can start a detection on their own: numbers of two or more
+# digits ("twelve", "ninety", "hundred"), dates, repeats, spoken dots.
+_ALONE_TRIGGERS = (
+    frozenset(TEENS) | frozenset(TENS) | {"hundred", "thousand"}
+    | frozenset(ORDINALS) | MONTHS | frozenset(REPEAT) | {"dot"}
+)
+_NEAR_WORDS = 4  # a one-digit word joins a chain only with a number this close
+_STREET_REACH = 6  # "three <up to 4 names> street"
 
 
 def _worth_scanning(text: str) -> bool:
-    """Cheap pre-check: a number word, a spelled letter, or "at" next to a domain."""
-    words = set(_WORD_RE.findall(text.lower()))
-    if words & _TRIGGER_WORDS:
+    """Cheap, conservative pre-check: could any detector fire on ``text``?
+
+    Every detection holds a spelled letter, an "at"/"dot" of an email, a
+    month or ordinal, or a number of two or more digits. A lone one-digit
+    word ("three days of pills") is none of these unless another number is
+    within a few words (one chain) or a street name follows (an address).
+    Punctuation is ignored here, which only ever says "scan" more often.
+    """
+    words = _SCAN_WORD_RE.findall(text.lower())
+    vocab = set(words)
+    if not vocab.isdisjoint(_ALONE_TRIGGERS):
         return True
-    if any(len(w) == 1 and w not in ("a", "i") for w in words):
+    if any(len(w) == 1 and w.isalpha() for w in vocab) and _spelled(words):
         return True
-    return "at" in words and not words.isdisjoint(_TLDS)
+    if "at" in vocab and not vocab.isdisjoint(_TLDS):
+        return True
+    if vocab.isdisjoint(UNITS) and vocab.isdisjoint(OH):
+        return False
+    numeric = [i for i, w in enumerate(words) if w in UNITS or w in OH or w.isdigit()]
+    for a, b in zip(numeric, numeric[1:]):
+        # Written digits next to written digits are the regex pass's job.
+        if b - a <= _NEAR_WORDS and not (words[a].isdigit() and words[b].isdigit()):
+            return True
+    return any(
+        not _STREET_SUFFIXES.isdisjoint(words[i + 1:i + 1 + _STREET_REACH])
+        for i in numeric
+        if not words[i].isdigit()
+    )
+
+
+def _blank_tokens(text: str) -> str:
+    """``text`` with each Masker token made one opaque mark, offsets kept.
+
+    A token's letters and digits ("K", "2B7") are not spoken forms, and a
+    digit chain must not run through one.
+    """
+    return TOKEN_RE.sub(lambda m: "|" + " " * (m.end() - m.start() - 1), text)
+
+
+def _spelled(words: list[str]) -> bool:
+    """A spelled letter: one that is not the word "a" or "I", or one of those next to another letter or number."""
+    for i, w in enumerate(words):
+        if len(w) != 1 or not w.isalpha():
+            continue
+        if w not in ("a", "i"):
+            return True
+        around = words[max(0, i - 1):i] + words[i + 1:i + 2]
+        if any(len(x) == 1 or x.isdigit() or x in UNITS or x in OH for x in around):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +301,8 @@ class SpokenPass:
         )
 
     def detect(self, text: str) -> list[Span]:
+        if "MSK" in text:
+            text = _blank_tokens(text)
         if not text or not _worth_scanning(text):
             return []
         items = tokenize_items(text)

@@ -36,6 +36,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                      help=f"LLM host to intercept in regular mode, repeatable (default {', '.join(DEFAULT_LLM_HOSTS)})")
     run.add_argument("--max-body", default="16m", help="largest request body accepted (default 16m; larger gets 413)")
     run.add_argument("--detect-timeout", type=float, default=10.0, help="seconds masking may take (default 10; then 503)")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="worker processes that mask requests (0: inside the proxy process; default: one per core, up to 4)")
     run.add_argument("--web", action="store_true",
                      help="serve the mitmweb UI for debugging: it shows rehydrated responses (PHI) to whoever holds the "
                           "password ($MASKER_WEB_PASSWORD, best an argon2 hash; else a random token is printed)")
@@ -70,6 +72,8 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.llm_host:
         settings["masker_llm_hosts"] = args.llm_host
+    if args.workers is not None:
+        settings["masker_workers"] = args.workers
     if args.web:
         settings.update(web_host=args.web_listen[0], web_port=args.web_listen[1],
                         web_password=os.environ.get("MASKER_WEB_PASSWORD", ""))

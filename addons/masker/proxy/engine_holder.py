@@ -30,7 +30,7 @@ log = logging.getLogger("masker.proxy")
 
 EngineFactory = Callable[[Path | None, Path, Any], Engine]
 DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
-_WATCHED = {"masker_policy", "masker_data_dir", "masker_engine_factory", "masker_audit_window"}
+_WATCHED = {"masker_policy", "masker_data_dir", "masker_engine_factory", "masker_audit_window", "masker_workers"}
 
 
 def load_factory(spec: str) -> EngineFactory:
@@ -60,9 +60,10 @@ class EngineHolder:
             return self.problem or "no engine"
         if self.recorder is not None and self.recorder.failure:
             return self.recorder.failure
-        journal = getattr(self._runtime, "journal", None)
-        if journal is not None and not journal.usable:
-            return f"audit journal unavailable: {journal.failure}"
+        audit_failure = getattr(self._runtime, "audit_failure", None)
+        failure = audit_failure() if audit_failure is not None else None
+        if failure is not None:
+            return f"audit journal unavailable: {failure}"
         return None
 
     def configure(self, updated: set[str]) -> None:
@@ -99,6 +100,7 @@ class EngineHolder:
             policy = Path(ctx.options.masker_policy) if ctx.options.masker_policy else None
             built = factory(policy, data_dir(), os.environ)
             if hasattr(built, "engine"):
+                _start_workers(built, ctx.options.masker_workers)
                 self._runtime, self.engine = built, built.engine
             else:
                 self.engine = built
@@ -117,6 +119,22 @@ class EngineHolder:
         key = getattr(self._runtime, "audit_key", None) or _audit_key(directory)
         result = verify_journal(directory / "journal", key)
         return {"ok": bool(result.ok), "event_count": result.event_count, "message": result.message}
+
+
+def _start_workers(runtime: Any, workers: int) -> None:
+    """Move masking into ``workers`` processes (0: mask in this process).
+
+    A runtime whose workers cannot start is closed again: the proxy answers
+    503 rather than mask on one core without being asked to.
+    """
+    if workers <= 0 or not hasattr(runtime, "start_workers"):
+        return
+    try:
+        runtime.start_workers(workers)
+    except BaseException:
+        runtime.close()
+        raise
+    log.info("masking in %d worker processes", workers)
 
 
 def _audit_key(directory: Path) -> bytes:

@@ -13,6 +13,7 @@ from typing import Sequence
 from mitmproxy import ctx, exceptions
 from mitmproxy.utils import human
 
+from masker.engine_pool import MAX_WORKERS, default_workers
 from masker.proxy import routing
 
 DEFAULT_MAX_BODY = "16m"
@@ -44,6 +45,13 @@ class MaskerOptions:
         loader.add_option("masker_default_session", str, "default", "Session used when a request has no X-Masker-Session header.")
         loader.add_option("masker_ws_keep_messages", int, 64, "WebSocket messages kept per flow (older ones are dropped from memory).")
         loader.add_option(
+            "masker_workers",
+            int,
+            default_workers(),
+            "Worker processes that mask requests (0: mask inside the proxy process). "
+            "Default: one per core up to 4, none on a single core.",
+        )
+        loader.add_option(
             "masker_engine_factory",
             str,
             DEFAULT_ENGINE_FACTORY,
@@ -58,6 +66,8 @@ class MaskerOptions:
             raise exceptions.OptionsError(f"masker_detect_timeout must be a number of seconds > 0, not {o.masker_detect_timeout!r}")
         if audit_window() is None:
             raise exceptions.OptionsError(f"masker_audit_window must be a number of seconds in [0, 5], not {o.masker_audit_window!r}")
+        if not 0 <= o.masker_workers <= MAX_WORKERS:
+            raise exceptions.OptionsError(f"masker_workers must be between 0 and {MAX_WORKERS}")
         if "masker_ws_keep_messages" in updated and o.masker_ws_keep_messages < 1:
             raise exceptions.OptionsError("masker_ws_keep_messages must be >= 1")
         if "masker_engine_factory" in updated and ":" not in o.masker_engine_factory:

@@ -1,0 +1,111 @@
+"""Masking in worker processes: same tokens, one journal chain, fail closed when a worker dies."""
+
+from __future__ import annotations
+
+import base64
+import multiprocessing
+import os
+import pickle
+import signal
+from pathlib import Path
+
+import pytest
+
+from masker.audit.verify import verify_journal
+from masker.engine import MaskingError, TextField
+from masker.engine_pool import WorkerStartError, default_workers
+from masker.policy.load import default_policy_path
+from masker.runtime import open_runtime
+from masker.scope import Scope
+
+KEYS = {
+    "MASKER_KEY_K_HEALTHCARE": base64.b64encode(b"k" * 32).decode(),
+    "MASKER_AUDIT_KEY": base64.b64encode(b"a" * 32).decode(),
+    "MASKER_SIGNING_KEY": base64.b64encode(b"s" * 32).decode(),
+}
+TEXT = "Call me back at 555-867-5309, my SSN is 123-45-6789."
+PHI = ("555-867-5309", "123-45-6789")
+
+
+@pytest.fixture
+def regex_policy(tmp_path: Path) -> Path:
+    path = tmp_path / "regex-only.yaml"
+    path.write_text(default_policy_path().read_text().replace("passes: [regex, ner]", "passes: [regex]"))
+    return path
+
+
+@pytest.fixture
+def pooled(tmp_path: Path, regex_policy: Path):
+    rt = open_runtime(regex_policy, tmp_path / "data", KEYS)
+    rt.start_workers(2)
+    yield rt
+    rt.close()
+
+
+def test_workers_mint_the_tokens_the_proxy_process_rehydrates(pooled, tmp_path: Path, regex_policy: Path) -> None:
+    scope = Scope("agent", "s1")
+    masked = pooled.engine.mask_texts([TextField(TEXT, "user", "messages/0/content")], scope)[0]
+    assert not any(v in masked for v in PHI) and "MSKV1.PHONE." in masked
+    assert pooled.engine.rehydrate(masked, scope) == TEXT  # vault row written by a worker
+    assert pooled.engine.rehydrate(masked, Scope("agent", "other")) != TEXT
+    # the same tokens as masking in this process (vault-deterministic)
+    local = open_runtime(regex_policy, tmp_path / "local", KEYS)
+    try:
+        assert local.engine.mask_texts([TextField(TEXT, "user", "m")], scope)[0] == masked
+    finally:
+        local.close()
+
+
+def test_workers_and_the_proxy_process_keep_one_verifiable_chain(pooled, tmp_path: Path) -> None:
+    scope = Scope("agent", "chain")
+    for i in range(6):
+        masked = pooled.engine.mask_texts([TextField(f"{TEXT} turn {i}", "user", "m")], scope)[0]
+        pooled.engine.rehydrate(masked, scope)  # journaled by the proxy process
+    pooled.close()  # workers close first, then the proxy's journal
+    result = verify_journal(tmp_path / "data" / "journal", base64.b64decode(KEYS["MASKER_AUDIT_KEY"]))
+    assert result.ok, result.message
+    lines = "".join(p.read_text() for p in sorted((tmp_path / "data" / "journal").glob("*.jsonl")))
+    assert lines.count('"redaction_applied"') == 12 and lines.count('"rehydration"') == 12
+    assert lines.count('"policy_loaded"') == 1  # workers do not announce themselves
+    assert not any(v in lines for v in PHI)
+
+
+def test_a_dead_worker_fails_closed_then_the_pool_is_replaced(pooled) -> None:
+    scope = Scope("agent", "crash")
+    fields = [TextField(TEXT, "user", "m")]
+    pooled.engine.mask_texts(fields, scope)
+    workers = multiprocessing.active_children()
+    assert len(workers) == 2
+    for p in workers:
+        os.kill(p.pid, signal.SIGKILL)
+    for p in workers:
+        p.join(10)
+    with pytest.raises(MaskingError) as err:
+        pooled.engine.mask_texts(fields, scope)
+    assert (err.value.code, err.value.status) == ("engine_crashed", 502)
+    masked = pooled.engine.mask_texts(fields, scope)[0]  # a new pool
+    assert not any(v in masked for v in PHI)
+
+
+def test_masking_errors_keep_code_and_status_across_processes() -> None:
+    err = pickle.loads(pickle.dumps(MaskingError("residual_phi", "2 identifier(s) remained", 502)))
+    assert (err.code, err.status, str(err)) == ("residual_phi", 502, "2 identifier(s) remained")
+
+
+def test_workers_refuse_to_start_on_a_policy_that_changed(tmp_path: Path, regex_policy: Path) -> None:
+    rt = open_runtime(regex_policy, tmp_path / "data", KEYS)
+    try:
+        edited = regex_policy.read_text().replace("version: 1", "version: 2")
+        assert edited != regex_policy.read_text()
+        regex_policy.write_text(edited)
+        with pytest.raises(WorkerStartError):
+            rt.start_workers(1)
+        assert rt.pool is None
+    finally:
+        rt.close()
+
+
+def test_default_workers() -> None:
+    assert default_workers(1) == 0
+    assert default_workers(2) == 2
+    assert default_workers(32) == 4
