@@ -113,8 +113,17 @@ class PooledEngine:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(rt.policy_path, rt.data_dir, dict(rt.env), rt.model_dir, rt.policy.hash),
+            initargs=(rt.policy_path, rt.data_dir, dict(rt.env), rt.model_dir, rt.policy.hash, self._ner_threads()),
         )
+
+    def _ner_threads(self) -> int:
+        """Threads for each worker's NER session: a share of the cores, at least two.
+
+        Two threads keep one request's NER latency down; with spinning off
+        (``masker.detect.ner``), idle sessions do not take cores from busy ones.
+        """
+        cpus = os.cpu_count() or 1
+        return min(cpus, max(2, cpus // self._workers))
 
     def _check_started(self, pool: ProcessPoolExecutor) -> None:
         # Submitting before any worker is idle spawns one process per task.
@@ -152,12 +161,17 @@ class PooledEngine:
 
 
 def _start_worker(
-    policy_path: Path, data_dir: Path, env: Mapping[str, str], model_dir: Path | None, policy_hash: str
+    policy_path: Path,
+    data_dir: Path,
+    env: Mapping[str, str],
+    model_dir: Path | None,
+    policy_hash: str,
+    ner_threads: int,
 ) -> None:
     global _worker_runtime
     from masker.runtime import StartupError, open_runtime
 
-    runtime = open_runtime(policy_path, data_dir, env, model_dir=model_dir, announce=False)
+    runtime = open_runtime(policy_path, data_dir, env, model_dir=model_dir, announce=False, ner_threads=ner_threads)
     if runtime.policy.hash != policy_hash:
         runtime.close()
         raise StartupError("the policy file changed while the masking workers started")

@@ -194,6 +194,9 @@ class NerPass:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle ORT threads spin by default, taking CPU from the proxy and from
+        # other workers' sessions; measured faster without (scripts/bench_detect.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         if probing:
             # A GPU build on a machine without CUDA logs a loud error before it
