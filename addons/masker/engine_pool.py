@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -170,6 +171,10 @@ def _start_worker(
 ) -> None:
     global _worker_runtime
     from masker.runtime import StartupError, open_runtime
+
+    # Ctrl-C reaches the whole process group: the proxy process stops the
+    # pool in order (workers close their journals); a worker must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     runtime = open_runtime(policy_path, data_dir, env, model_dir=model_dir, announce=False, ner_threads=ner_threads)
     if runtime.policy.hash != policy_hash:
