@@ -1,7 +1,7 @@
 """The fail-closed, HMAC-chained, append-only audit journal.
 
 ``Journal.append`` returns only once its events are on disk (one ``write`` +
-``fsync`` per group commit; every caller waits for the fsync of the batch that
+``fdatasync`` per group commit; every caller waits for the fsync of the batch that
 holds its events). Any failure raises ``AuditUnavailable`` and latches the
 journal: every later append is refused, a failed fsync is never retried, and
 only ``reverify()`` (a full re-read and verification) unlatches it.
@@ -292,7 +292,7 @@ class Journal:
             data = b"".join(lines)
             start = os.fstat(fd).st_size
             _write_all(fd, data)
-            os.fsync(fd)
+            _sync_data(fd)
             state.file, state.offset = self._fd_name, start + len(data)
             self._state = state
             if self._sk is not None and state.size >= self._next_checkpoint:
@@ -458,3 +458,17 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{type(exc).__name__}: {exc.strerror}"
     return type(exc).__name__
+
+
+def _sync_data(fd: int) -> None:
+    """Make appended bytes durable: ``fdatasync`` where the OS has it, else ``fsync``.
+
+    ``fdatasync`` flushes the data and the metadata needed to read it back
+    (the file size), skipping only timestamps; it is what write-ahead logs
+    such as PostgreSQL's and SQLite's use on Linux, and on ext4 it is often an
+    order of magnitude faster than ``fsync`` for an append.
+    """
+    if hasattr(os, "fdatasync"):
+        os.fdatasync(fd)
+    else:
+        os.fsync(fd)
