@@ -475,3 +475,15 @@ def test_fast_canonical_json_equals_rfc8785(value: object) -> None:
             canonical(value)
         return
     assert canonical(value) == expected
+
+
+def test_event_json_has_every_field() -> None:
+    """to_json is written by hand: a field added to Event must reach the journal too."""
+    from dataclasses import fields
+
+    from masker.audit.events import Event
+
+    e = Event(kind="detection", span=(1, 4), detail={"path": "messages/0/content"})
+    doc = e.to_json()
+    assert set(doc) == {f.name for f in fields(Event)}
+    assert doc["span"] == [1, 4] and doc["detail"] == {"path": "messages/0/content"}

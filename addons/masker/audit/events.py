@@ -8,7 +8,7 @@ placeholders only.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 # Event kinds (journal adds "checkpoint", "journal_repaired", ... of its own).
@@ -47,10 +47,22 @@ class Event:
     ts: str = field(default_factory=utc_now)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        if d["span"] is not None:
-            d["span"] = list(d["span"])
-        return d
+        # Built by hand: dataclasses.asdict deep-copies recursively and was a
+        # visible share of every request's journal append.
+        return {
+            "kind": self.kind,
+            "agent": self.agent,
+            "session": self.session,
+            "detector": self.detector,
+            "entity_kind": self.entity_kind,
+            "span": list(self.span) if self.span is not None else None,
+            "token": self.token,
+            "policy": self.policy,
+            "policy_hash": self.policy_hash,
+            "reason": self.reason,
+            "detail": dict(self.detail),
+            "ts": self.ts,
+        }
 
 
 class AuditUnavailable(Exception):
