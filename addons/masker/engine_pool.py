@@ -8,13 +8,16 @@ file, data dir and keys: the journal keeps one HMAC chain across processes
 (``flock``, see ``masker.audit.journal``) and the vault is one SQLite file
 in WAL mode, so a token a worker mints is rehydrated by the proxy process.
 
-``rehydrate`` and ``record`` stay in the calling process: they are cheap,
-and stream callbacks need them at once.
+Each worker has its own pipe; the request thread sends on it and blocks on
+the reply, so a call costs one pickle each way and no extra thread hops (a
+``ProcessPoolExecutor`` passes every call through two helper threads, each
+waiting for the GIL the event loop holds). ``rehydrate`` and ``record`` stay
+in the calling process: they are cheap, and stream callbacks need them at once.
 
-Fail closed: a worker that cannot start makes the engine unavailable (the
-pool is started and checked before the engine is handed out); a worker that
-dies fails the requests it held (``MaskingError`` ``engine_crashed``, 502)
-and the pool is replaced for the next request.
+Fail closed: a worker that cannot start makes the engine unavailable (all
+workers are started and checked before the engine is handed out); a worker
+that dies fails the request it held (``MaskingError`` ``engine_crashed``,
+502) and is replaced for the next one.
 """
 
 from __future__ import annotations
@@ -22,13 +25,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
+import queue
 import signal
-import threading
-from concurrent.futures import ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.util import Finalize
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from masker.audit.events import AuditUnavailable, Event
 from masker.engine import MaskingError, TextField
@@ -41,9 +43,9 @@ log = logging.getLogger("masker")
 
 MAX_WORKERS = 64
 START_TIMEOUT_S = 300.0  # loading the NER model on a busy node can take a while
+STOP_TIMEOUT_S = 30.0  # a worker finishing its request and its final checkpoint
 
-# The worker process's own runtime (set by ``_start_worker``).
-_worker_runtime: Runtime | None = None
+_CTX = multiprocessing.get_context("spawn")  # not fork: the proxy process runs threads and an event loop
 
 
 def default_workers(cpus: int | None = None) -> int:
@@ -56,21 +58,73 @@ class WorkerStartError(Exception):
     """The worker processes could not be started (no PHI in the message)."""
 
 
+class _Worker:
+    """One worker process and the proxy's end of its pipe."""
+
+    def __init__(self, start_args: tuple[Any, ...]) -> None:
+        self.conn, child = _CTX.Pipe()
+        self.process = _CTX.Process(target=_serve, args=(child, *start_args), name="masker-worker", daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    def wait_ready(self, timeout: float | None) -> None:
+        """Block until the worker has opened its runtime; raise what stopped it."""
+        if self.ready:
+            return
+        if not self.conn.poll(timeout):
+            raise WorkerStartError(f"a masking worker did not start within {timeout:.0f}s")
+        status, value = self.conn.recv()
+        if status != "ready":
+            raise WorkerStartError(f"a masking worker failed to start: {value}")
+        self.ready = True
+
+    def call(self, fields: list[TextField], scope: Scope) -> list[str]:
+        self.wait_ready(START_TIMEOUT_S)
+        self.conn.send((fields, scope))
+        status, value = self.conn.recv()
+        if status == "error":
+            raise value
+        return value
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)  # the worker closes its runtime (final checkpoint) and exits
+        except OSError:
+            pass
+        self.process.join(STOP_TIMEOUT_S)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+        self.conn.close()
+
+
 class PooledEngine:
-    """The ``Engine`` protocol with ``mask_texts`` run by a process pool."""
+    """The ``Engine`` protocol with ``mask_texts`` run by worker processes."""
 
     def __init__(self, runtime: Runtime, workers: int) -> None:
         if not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be between 1 and {MAX_WORKERS}")
-        self._runtime = runtime
         self._local = runtime.engine
         self.policy = runtime.policy
         self._workers = workers
-        self._lock = threading.Lock()
+        self._start_args = (
+            runtime.policy_path, runtime.data_dir, dict(runtime.env), runtime.model_dir, runtime.policy.hash,
+            _ner_threads(workers),
+        )
         self._closed = False
         self._audit_failure: str | None = None
-        self._pool = self._new_pool()
-        self._check_started(self._pool)
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        started = [_Worker(self._start_args) for _ in range(workers)]
+        try:
+            for w in started:
+                w.wait_ready(START_TIMEOUT_S)
+        except BaseException:
+            for w in started:
+                w.stop()
+            raise
+        for w in started:
+            self._idle.put(w)
 
     @property
     def workers(self) -> int:
@@ -82,15 +136,25 @@ class PooledEngine:
         return self._audit_failure
 
     def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
-        pool = self._current_pool()
+        if self._closed:
+            raise MaskingError("engine_closed", "Masker is shutting down; nothing was forwarded", 503)
+        worker = self._idle.get()  # blocks while every worker is busy
+        if not worker.process.is_alive():  # died while idle: it held no request
+            worker = self._respawn(worker)
         try:
-            return pool.submit(_mask, list(fields), scope).result()
+            result = worker.call(list(fields), scope)
         except AuditUnavailable as e:
             self._audit_failure = self._audit_failure or (str(e) or "a worker's journal refused an append")
+            self._idle.put(worker)
             raise
-        except BrokenProcessPool:
-            self._replace(pool)
+        except (EOFError, OSError, WorkerStartError):
+            self._idle.put(self._respawn(worker))
             raise MaskingError("engine_crashed", "a masking worker process stopped; nothing was forwarded") from None
+        except BaseException:
+            self._idle.put(worker)
+            raise
+        self._idle.put(worker)
+        return result
 
     def rehydrate(self, text: str, scope: Scope, events: list[Event] | None = None, *, json_escape: bool = False) -> str:
         return self._local.rehydrate(text, scope, events, json_escape=json_escape)
@@ -99,69 +163,38 @@ class PooledEngine:
         self._local.record(events)
 
     def close(self) -> None:
-        """Stop the workers; each closes its runtime (final journal checkpoint) on the way out."""
-        with self._lock:
-            self._closed = True
-            pool = self._pool
-        pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers once their requests are done; each closes its runtime on the way out."""
+        self._closed = True
+        for _ in range(self._workers):
+            try:
+                worker = self._idle.get(timeout=STOP_TIMEOUT_S)
+            except queue.Empty:
+                log.error("a masking worker was still busy at shutdown")
+                break
+            worker.stop()
 
-    # -- pool management -----------------------------------------------------
+    def _respawn(self, dead: _Worker) -> _Worker:
+        """A new worker in place of one that died (it opens its runtime before its first request)."""
+        log.error("a masking worker process stopped (exit code %s); starting a new one", dead.process.exitcode)
+        dead.stop()
+        return _Worker(self._start_args)
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        rt = self._runtime
-        # spawn, not fork: the proxy process runs threads and an event loop.
-        return ProcessPoolExecutor(
-            max_workers=self._workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(rt.policy_path, rt.data_dir, dict(rt.env), rt.model_dir, rt.policy.hash, self._ner_threads()),
-        )
 
-    def _ner_threads(self) -> int:
-        """Threads for each worker's NER session: a share of the cores, at least two.
+def _ner_threads(workers: int) -> int:
+    """Threads for each worker's NER session: a share of the cores, at least two.
 
-        Two threads keep one request's NER latency down; with spinning off
-        (``masker.detect.ner``), idle sessions do not take cores from busy ones.
-        """
-        cpus = os.cpu_count() or 1
-        return min(cpus, max(2, cpus // self._workers))
-
-    def _check_started(self, pool: ProcessPoolExecutor) -> None:
-        # Submitting before any worker is idle spawns one process per task.
-        futures = [pool.submit(os.getpid) for _ in range(self._workers)]
-        done, not_done = wait(futures, timeout=START_TIMEOUT_S)
-        try:
-            if not_done:
-                raise WorkerStartError(f"masking workers did not start within {START_TIMEOUT_S:.0f}s")
-            for f in done:
-                f.result()
-        except BrokenProcessPool:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise WorkerStartError("a masking worker failed to start (see its log lines)") from None
-        except WorkerStartError:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-    def _current_pool(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._closed:
-                raise MaskingError("engine_closed", "Masker is shutting down; nothing was forwarded", 503)
-            return self._pool
-
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A new pool for later requests (once, however many requests saw the breakage)."""
-        with self._lock:
-            if self._closed or self._pool is not broken:
-                return
-            log.error("a masking worker process stopped; starting a new pool")
-            self._pool = self._new_pool()
-        broken.shutdown(wait=False, cancel_futures=True)
+    Two threads keep one request's NER latency down; with spinning off
+    (``masker.detect.ner``), idle sessions do not take cores from busy ones.
+    """
+    cpus = os.cpu_count() or 1
+    return min(cpus, max(2, cpus // workers))
 
 
 # -- in the worker processes ---------------------------------------------------
 
 
-def _start_worker(
+def _serve(
+    conn: Connection,
     policy_path: Path,
     data_dir: Path,
     env: Mapping[str, str],
@@ -169,22 +202,44 @@ def _start_worker(
     policy_hash: str,
     ner_threads: int,
 ) -> None:
-    global _worker_runtime
-    from masker.runtime import StartupError, open_runtime
-
+    """A worker's life: open the runtime, mask what arrives, close on ``None`` (or a closed pipe)."""
     # Ctrl-C reaches the whole process group: the proxy process stops the
-    # pool in order (workers close their journals); a worker must not die first.
+    # workers in order (each closes its journal); a worker must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from masker.runtime import open_runtime
 
-    runtime = open_runtime(policy_path, data_dir, env, model_dir=model_dir, announce=False, ner_threads=ner_threads)
-    if runtime.policy.hash != policy_hash:
+    try:
+        runtime = open_runtime(policy_path, data_dir, env, model_dir=model_dir, announce=False, ner_threads=ner_threads)
+    except Exception as e:  # noqa: BLE001 - reported to the proxy, which refuses to start
+        conn.send(("failed", f"{type(e).__name__}: {e}"))
+        return
+    try:
+        if runtime.policy.hash != policy_hash:
+            conn.send(("failed", "the policy file changed while the masking workers started"))
+            return
+        conn.send(("ready", os.getpid()))
+        while True:
+            try:
+                request = conn.recv()
+            except EOFError:
+                return  # the proxy process is gone
+            if request is None:
+                return
+            fields, scope = request
+            try:
+                conn.send(("ok", runtime.engine.mask_texts(fields, scope)))
+            except Exception as e:  # noqa: BLE001 - the request fails closed in the proxy
+                conn.send(("error", _portable(e)))
+    finally:
         runtime.close()
-        raise StartupError("the policy file changed while the masking workers started")
-    _worker_runtime = runtime
-    Finalize(runtime, runtime.close, exitpriority=10)
 
 
-def _mask(fields: list[TextField], scope: Scope) -> list[str]:
-    if _worker_runtime is None:
-        raise MaskingError("engine_unavailable", "masking worker has no runtime", 503)
-    return _worker_runtime.engine.mask_texts(fields, scope)
+def _portable(error: Exception) -> Exception:
+    """``error`` if it survives pickling with its meaning, else a MaskingError naming its type (never its message)."""
+    if isinstance(error, (MaskingError, AuditUnavailable)):
+        try:
+            pickle.loads(pickle.dumps(error))
+            return error
+        except Exception:  # noqa: BLE001
+            pass
+    return MaskingError("masking_failed", f"masking failed in a worker ({type(error).__name__})")
