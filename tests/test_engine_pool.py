@@ -120,6 +120,20 @@ def test_workers_refuse_to_start_on_a_policy_that_changed(tmp_path: Path, regex_
         rt.close()
 
 
+def test_a_container_cpu_limit_caps_the_cores_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import masker.engine_pool as pool
+
+    limit = tmp_path / "cpu.max"
+    monkeypatch.setattr(pool, "CGROUP_CPU_MAX", limit)
+    monkeypatch.setattr(pool.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    limit.write_text("150000 100000\n")  # 1.5 CPUs
+    assert pool.available_cpus() == 2
+    limit.write_text("max 100000\n")
+    assert pool.available_cpus() == 64
+    limit.write_text("50000 100000\n")  # half a CPU: mask inside the proxy process
+    assert pool.default_workers() == 0
+
+
 def test_default_workers() -> None:
     assert default_workers(1) == 0
     assert default_workers(2) == 2

@@ -23,6 +23,7 @@ that dies fails the request it held (``MaskingError`` ``engine_crashed``,
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import pickle
@@ -45,12 +46,30 @@ MAX_WORKERS = 64
 START_TIMEOUT_S = 300.0  # loading the NER model on a busy node can take a while
 STOP_TIMEOUT_S = 30.0  # a worker finishing its request and its final checkpoint
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # a container's CPU limit (cgroup v2)
+
 _CTX = multiprocessing.get_context("spawn")  # not fork: the proxy process runs threads and an event loop
+
+
+def available_cpus() -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 quota.
+
+    In a pod, ``os.cpu_count()`` is the node's count; the container's CPU
+    limit is ``cpu.max`` (quota and period in microseconds).
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
 
 
 def default_workers(cpus: int | None = None) -> int:
     """Worker processes by default: one per core up to 4; none on a single core."""
-    cpus = cpus or os.cpu_count() or 1
+    cpus = cpus or available_cpus()
     return 0 if cpus < 2 else min(4, cpus)
 
 
@@ -186,7 +205,7 @@ def _ner_threads(workers: int) -> int:
     Two threads keep one request's NER latency down; with spinning off
     (``masker.detect.ner``), idle sessions do not take cores from busy ones.
     """
-    cpus = os.cpu_count() or 1
+    cpus = available_cpus()
     return min(cpus, max(2, cpus // workers))
 
 
