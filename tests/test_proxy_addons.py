@@ -89,6 +89,8 @@ def test_options_refuse_stream_large_bodies_and_set_allow_hosts():
             tctx.options.update(stream_large_bodies="1m")
         with pytest.raises(exceptions.OptionsError):
             tctx.options.update(masker_llm_hosts=["api.openai.com/evil"])
+        with pytest.raises(exceptions.OptionsError):
+            tctx.options.update(masker_workers=-1)
 
 
 def test_llm_host_globs():
