@@ -83,11 +83,11 @@ def test_a_worker_dying_mid_request_fails_it_closed_and_is_replaced(pooled) -> N
     outcome: list[BaseException | list[str]] = []
     caller = threading.Thread(target=lambda: outcome.append(_capture(pooled.engine.mask_texts, fields, scope)))
     caller.start()
-    time.sleep(0.5)
+    time.sleep(1.5)  # the request is sent and waits on the stopped worker
     for p in workers:
         os.kill(p.pid, signal.SIGKILL)  # ... which dies
     caller.join(30)
-    assert isinstance(outcome[0], MaskingError)
+    assert isinstance(outcome[0], MaskingError), type(outcome[0])
     assert (outcome[0].code, outcome[0].status) == ("engine_crashed", 502)
     for _ in range(3):  # new workers take over (one replaced after the crash, one found dead while idle)
         masked = pooled.engine.mask_texts(fields, scope)[0]
@@ -100,6 +100,23 @@ def _capture(fn, *args):
         return fn(*args)
     except BaseException as e:  # noqa: BLE001
         return e
+
+
+def test_a_worker_past_the_timeout_is_replaced_and_the_request_refused(tmp_path: Path, regex_policy: Path) -> None:
+    rt = open_runtime(regex_policy, tmp_path / "data", KEYS)
+    try:
+        rt.start_workers(1, timeout=0.05)
+        (slow,) = multiprocessing.active_children()
+        big = [TextField(f"{TEXT} line {i}. " * 40, "user", f"m/{i}") for i in range(60)]  # ~1 MB
+        with pytest.raises(MaskingError) as err:
+            rt.engine.mask_texts(big, Scope("agent", "slow"))
+        assert (err.value.code, err.value.status) == ("detect_timeout", 503)
+        slow.join(10)
+        assert not slow.is_alive()  # its core is free again
+        masked = rt.engine.mask_texts([TextField(TEXT, "user", "m")], Scope("agent", "slow"))[0]
+        assert not any(v in masked for v in PHI)
+    finally:
+        rt.close()
 
 
 def test_masking_errors_keep_code_and_status_across_processes() -> None:

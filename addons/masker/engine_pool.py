@@ -98,9 +98,11 @@ class _Worker:
             raise WorkerStartError(f"a masking worker failed to start: {value}")
         self.ready = True
 
-    def call(self, fields: list[TextField], scope: Scope) -> list[str]:
+    def call(self, fields: list[TextField], scope: Scope, timeout: float | None) -> list[str]:
         self.wait_ready(START_TIMEOUT_S)
         self.conn.send((fields, scope))
+        if not self.conn.poll(timeout):
+            raise _Overdue
         status, value = self.conn.recv()
         if status == "error":
             raise value
@@ -118,15 +120,25 @@ class _Worker:
         self.conn.close()
 
 
-class PooledEngine:
-    """The ``Engine`` protocol with ``mask_texts`` run by worker processes."""
+class _Overdue(Exception):
+    """A worker did not answer within the masking timeout."""
 
-    def __init__(self, runtime: Runtime, workers: int) -> None:
+
+class PooledEngine:
+    """The ``Engine`` protocol with ``mask_texts`` run by worker processes.
+
+    With ``timeout`` (seconds), a worker still masking after it is killed and
+    replaced: the request fails with 503 ``detect_timeout`` and the worker's
+    core is free again (a thread could not be stopped; a process can).
+    """
+
+    def __init__(self, runtime: Runtime, workers: int, timeout: float | None = None) -> None:
         if not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be between 1 and {MAX_WORKERS}")
         self._local = runtime.engine
         self.policy = runtime.policy
         self._workers = workers
+        self._timeout = timeout
         self._start_args = (
             runtime.policy_path, runtime.data_dir, dict(runtime.env), runtime.model_dir, runtime.policy.hash,
             _ner_threads(workers),
@@ -161,7 +173,12 @@ class PooledEngine:
         if not worker.process.is_alive():  # died while idle: it held no request
             worker = self._respawn(worker)
         try:
-            result = worker.call(list(fields), scope)
+            result = worker.call(list(fields), scope, self._timeout)
+        except _Overdue:
+            log.warning("a masking worker exceeded the %.1fs timeout; replacing it", self._timeout)
+            worker.process.kill()
+            self._idle.put(self._respawn(worker))
+            raise MaskingError("detect_timeout", f"masking took longer than {self._timeout}s", 503) from None
         except AuditUnavailable as e:
             self._audit_failure = self._audit_failure or (str(e) or "a worker's journal refused an append")
             self._idle.put(worker)

@@ -127,13 +127,14 @@ class Runtime:
     pool: PooledEngine | None = None
     closed: bool = field(default=False)
 
-    def start_workers(self, workers: int) -> None:
-        """Mask in ``workers`` processes from now on (``masker.engine_pool``).
+    def start_workers(self, workers: int, timeout: float | None = None) -> None:
+        """Mask in ``workers`` processes from now on (``masker.engine_pool``);
+        a worker busy past ``timeout`` seconds is replaced.
 
         Raises ``WorkerStartError`` when they cannot start; the in-process
         engine is kept then.
         """
-        self.pool = PooledEngine(self, workers)
+        self.pool = PooledEngine(self, workers, timeout)
         self.engine = self.pool
 
     def audit_failure(self) -> str | None:

@@ -23,14 +23,17 @@ from mitmproxy import ctx
 from masker.audit.keys import audit_key_from_env
 from masker.audit.verify import verify_journal
 from masker.engine import Engine
-from masker.proxy.options import audit_window, data_dir
+from masker.proxy.options import audit_window, data_dir, detect_timeout
 from masker.proxy.recorder import AuditRecorder
 
 log = logging.getLogger("masker.proxy")
 
 EngineFactory = Callable[[Path | None, Path, Any], Engine]
 DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
-_WATCHED = {"masker_policy", "masker_data_dir", "masker_engine_factory", "masker_audit_window", "masker_workers"}
+_WATCHED = {
+    "masker_policy", "masker_data_dir", "masker_engine_factory", "masker_audit_window", "masker_workers",
+    "masker_detect_timeout",
+}
 
 
 def load_factory(spec: str) -> EngineFactory:
@@ -100,7 +103,7 @@ class EngineHolder:
             policy = Path(ctx.options.masker_policy) if ctx.options.masker_policy else None
             built = factory(policy, data_dir(), os.environ)
             if hasattr(built, "engine"):
-                _start_workers(built, ctx.options.masker_workers)
+                _start_workers(built, ctx.options.masker_workers, detect_timeout())
                 self._runtime, self.engine = built, built.engine
             else:
                 self.engine = built
@@ -121,7 +124,7 @@ class EngineHolder:
         return {"ok": bool(result.ok), "event_count": result.event_count, "message": result.message}
 
 
-def _start_workers(runtime: Any, workers: int) -> None:
+def _start_workers(runtime: Any, workers: int, timeout: float | None) -> None:
     """Move masking into ``workers`` processes (0: mask in this process).
 
     A runtime whose workers cannot start is closed again: the proxy answers
@@ -130,7 +133,7 @@ def _start_workers(runtime: Any, workers: int) -> None:
     if workers <= 0 or not hasattr(runtime, "start_workers"):
         return
     try:
-        runtime.start_workers(workers)
+        runtime.start_workers(workers, timeout)
     except BaseException:
         runtime.close()
         raise
