@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, is_shorthand
+from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, is_shorthand, plausible_email
 from masker.kinds import ALL_KINDS
 
 MODEL = default_model_dir()
@@ -131,3 +131,21 @@ def test_min_confidence_from_labels_json_drops_low_spans(tmp_path: Path) -> None
     text = "Yesterday Harriet Okonkwo drove from Milwaukee to see Dr. Patel."
     kinds = {s.kind for s in NerPass(tmp_path).detect_batch([text])[0]}
     assert "NAME" not in kinds and "LOCATION" in kinds
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("j.okafor@gmail.com", True),
+    ("john dot okafor at gmail dot com", True),
+    ("JOHN OKAFOR AT GMAIL.COM", True),
+    ("heparin @ 800", False),
+    ("NS @ 75", False),
+    ("4521", False),
+])
+def test_email_spans_need_an_email_shape(value: str, ok: bool) -> None:
+    assert plausible_email(value) is ok
+
+
+def test_drip_rate_with_at_sign_is_not_an_email(ner: NerPass) -> None:
+    text = "Heparin @ 800 units/hr, NS @ 75 cc/hr, labs @ 0400. Email results to j.okafor@gmail.com"
+    emails = [text[s.start : s.end] for s in ner.detect_batch([text])[0] if s.kind == "EMAIL"]
+    assert emails == ["j.okafor@gmail.com"]
