@@ -124,7 +124,13 @@ def test_date_positive(text: str, value: str) -> None:
     assert ("DATE", value) in found(text)
 
 
-@pytest.mark.parametrize("text", ["meet at 10:30", "BP 140/90", "take 2 tablets", "ratio 13/45/2020x", "v 1.2.3"])
+@pytest.mark.parametrize("text", [
+    "meet at 10:30", "BP 140/90", "take 2 tablets", "ratio 13/45/2020x", "v 1.2.3",
+    "on for ~3 1/2 hours",  # a fraction after a whole number
+    "currently on 10/5/50%. Tolerating",  # pressures and FiO2
+    "PLACED ON 600X12/5/65%",  # rate x pressures
+    "ABG 7.35/66/55 ON 10/5 BIPAP",  # a ventilator mode right after
+])
 def test_not_dates(text: str) -> None:
     assert "DATE" not in kinds_of(text)
 

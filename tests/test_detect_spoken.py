@@ -256,6 +256,9 @@ def test_cue_raises_confidence() -> None:
         "call 555 123 4567",
         "tom@gmail.com",
         "January 5, 1980",
+        "ABG 7.41/37/109/0/24 O2 sats 95-98%",  # "O2" is oxygen, not a spoken zero
+        "MIN VERBALIZATION T/O RX",  # letters joined by "/" are shorthand, not spelling
+        "pt aware of events d/t prolonged stay, s/p CABG, c/o pain",
         "",
     ],
 )

@@ -294,8 +294,16 @@ class _NumberParser:
 def _resolve_oh(items: list[Item]) -> list[Item]:
     """Turn "oh"/"o" into 0 where a number sits next to it (across separators)."""
 
-    def is_oh(it: Item) -> bool:
-        return it.kind == "word" and it.low in OH
+    def is_oh(idx: int) -> bool:
+        """A standalone "oh"/"o": one glued to a letter or digit ("O2", "CO2") is not a spoken zero."""
+        it = items[idx]
+        if it.kind != "word" or it.low not in OH:
+            return False
+        before = items[idx - 1] if idx > 0 else None
+        after = items[idx + 1] if idx + 1 < len(items) else None
+        glued_before = before is not None and before.end == it.start and before.kind != "punct"
+        glued_after = after is not None and after.start == it.end and after.kind != "punct"
+        return not (glued_before or glued_after)
 
     def neighbours(order: range) -> None:
         prev_num = False
@@ -303,12 +311,12 @@ def _resolve_oh(items: list[Item]) -> list[Item]:
             it = items[idx]
             if it.kind == "punct" and it.low in SEPARATOR_PUNCT:
                 continue
-            if is_oh(it) and prev_num:
+            if prev_num and is_oh(idx):
                 items[idx] = Item(it.start, it.end, "num", it.low, "0", "oh")
             prev_num = items[idx].is_num
 
     items = list(items)
-    if any(is_oh(it) for it in items):
+    if any(is_oh(idx) for idx in range(len(items))):
         neighbours(range(len(items)))
         neighbours(range(len(items) - 1, -1, -1))
     return items

@@ -497,7 +497,11 @@ class RegexPass:
             prev_end = max(prev_end, end)
 
     def _slash_negative(self, text: str, start: int, end: int) -> bool:
-        """Numbers with slashes that are ventilator settings, scores, strengths or fluids."""
+        """Numbers with slashes that are ventilator settings, scores, strengths, fluids or fractions."""
+        if end < len(text) and text[end] == "%":
+            return True  # "10/5/50%": pressures and FiO2
+        if P.WHOLE_BEFORE_FRACTION.search(text, max(0, start - 8), start):
+            return True  # "3 1/2 hours", "600x12/5"
         return cue_before(P.SLASH_NEGATIVE_RE, text, start, 16) or cue_after(P.SLASH_AFTER_NEGATIVE_RE, text, end, 6)
 
     def _ages(self, text: str, low: str, add: Add) -> None:

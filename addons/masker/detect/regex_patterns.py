@@ -368,6 +368,8 @@ SLASH_NEGATIVE_CUES = (
 )
 SLASH_AFTER_NEGATIVE_CUES = (
     r"ns", r"nss", r"normal\s+saline", r"murmur", r"sem", r"pain", r"strength", r"scale", r"score",
+    # ventilator modes and oxygen after the numbers: "10/5 BIPAP", "12/5/65% FIO2"
+    r"bi-?\s*pap", r"c-?pap", r"peep", r"ps", r"psv", r"fio2",
 )
 # Luhn-valid numbers that are something else: IMEIs, serials, NPIs, orders.
 CARD_NEGATIVE_CUES = NEGATIVE_CUES + (r"imei", r"meid", r"serial" + _NUM, r"s/n", r"device", r"npi")
@@ -385,5 +387,7 @@ DEA_RE = compile_cues(DEA_CUES)
 VERSION_RE = compile_cues(VERSION_CUES)
 NEGATIVE_RE = compile_cues(NEGATIVE_CUES)
 SLASH_NEGATIVE_RE = compile_cues(SLASH_NEGATIVE_CUES)
+# A whole number right before "n/n" makes it a fraction or a product: "3 1/2", "600x12/5".
+WHOLE_BEFORE_FRACTION = regex.compile(r"(?:[0-9]\s|[0-9]\s*[x×]\s*)$", regex.IGNORECASE)
 SLASH_AFTER_NEGATIVE_RE = compile_cues(SLASH_AFTER_NEGATIVE_CUES)
 CARD_NEGATIVE_RE = compile_cues(CARD_NEGATIVE_CUES)

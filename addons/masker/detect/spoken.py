@@ -149,6 +149,8 @@ _NOT_STREET_NAME = frozenset({
     "or", "for", "times", "people", "cars", "houses", "doors", "streets",
 })
 
+# Between spelled letters: not "/", which joins clinical shorthand (s/p, d/t, c/o, w/).
+_LETTER_SEPARATORS = SEPARATOR_PUNCT - {"/"}
 _SCAN_WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|[0-9]+")
 # Words that can start a detection on their own: numbers of two or more
 # digits ("twelve", "ninety", "hundred"), dates, repeats, spoken dots.
@@ -563,7 +565,7 @@ class _Scan:
                 j += 2
             else:
                 k = j
-                while k < n and items[k].kind == "punct" and items[k].low in SEPARATOR_PUNCT and k - j < 2:
+                while k < n and items[k].kind == "punct" and items[k].low in _LETTER_SEPARATORS and k - j < 2:
                     k += 1
                 if k == j or not members or k >= n:
                     break
