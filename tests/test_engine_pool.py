@@ -86,6 +86,8 @@ def test_a_worker_dying_mid_request_fails_it_closed_and_is_replaced(pooled) -> N
     time.sleep(1.5)  # the request is sent and waits on the stopped worker
     for p in workers:
         os.kill(p.pid, signal.SIGKILL)  # ... which dies
+    for p in workers:
+        p.join(10)
     caller.join(30)
     assert isinstance(outcome[0], MaskingError), type(outcome[0])
     assert (outcome[0].code, outcome[0].status) == ("engine_crashed", 502)
