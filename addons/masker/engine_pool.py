@@ -210,10 +210,18 @@ class PooledEngine:
             worker.stop()
 
     def _respawn(self, dead: _Worker) -> _Worker:
-        """A new worker in place of one that died (it opens its runtime before its first request)."""
+        """A new worker in place of one that died (it opens its runtime before its first request).
+
+        If no process can be started, the dead one stays in the pool and the
+        next request tries again (and fails closed meanwhile).
+        """
         log.error("a masking worker process stopped (exit code %s); starting a new one", dead.process.exitcode)
         dead.stop()
-        return _Worker(self._start_args)
+        try:
+            return _Worker(self._start_args)
+        except OSError as e:
+            log.error("could not start a masking worker: %s", type(e).__name__)
+            return dead
 
 
 def _ner_threads(workers: int) -> int:
