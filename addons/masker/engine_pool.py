@@ -145,7 +145,9 @@ class PooledEngine:
         )
         self._closed = False
         self._audit_failure: str | None = None
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        # Most recently used first: under light load one warm worker (caches, detection
+        # cache of the session) serves the requests; the others wake only under load.
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         started = [_Worker(self._start_args) for _ in range(workers)]
         try:
             for w in started:
