@@ -299,3 +299,14 @@ def test_month_day_dates_in_nursing_notes() -> None:
 def test_clinical_abbreviations_are_not_street_suffixes() -> None:
     assert found("1 DEG AV BLOCK; GAVE 10 U NPH SQ; 2 SINUS ST; 5MG IV PUSH CT") == []
     assert found("LIVES AT 42 ELM ST WITH DAUGHTER") == [("ADDRESS", "42 ELM ST")]
+    # A sentence ending, a lone number or a dash is no street name: "DR", "CT" start the next clause.
+    assert found("CK DRAWN AT 1515 373. DR JONES AWARE.") == []
+    assert found("ABG 44 - CHEST CT NOTED") == []
+    assert found("2L LR. 3 UPRBCS. CT INITIALLY OOZY") == []
+    assert found("mail it to 100 N. Main St") == [("ADDRESS", "100 N. Main St")]
+
+
+def test_weak_id_cues_need_an_id_in_the_same_sentence() -> None:
+    assert found("PLAN: OR 0930->CABG.") == []  # the operating room at 09:30
+    assert found("FS WITH SSREG COVERAGE. BS 176-211.") == []  # blood sugar, next sentence
+    assert found("plan XYZ 123456") == [("HEALTH_PLAN", "XYZ 123456")]

@@ -421,8 +421,12 @@ class RegexPass:
             digits = sum(c.isdigit() for c in value)
             kind, weak = _id_key(cue)
             if weak:
-                # "ID consult", "plan: 2 weeks", "insurance 2024": only ID-shaped values.
-                if len(value) < 5 or digits < 4:
+                # "ID consult", "plan: 2 weeks", "insurance 2024": only ID-shaped values,
+                # in the same sentence ("COVERAGE. BS 176-211"), not led by a short word
+                # ("PLAN: OR 0930": the operating room at 09:30).
+                if len(value) < 5 or digits < 4 or ". " in text[cue.end() : v.start("v")]:
+                    continue
+                if P.SHORT_WORD_LEAD.match(value):
                     continue
                 conf = 0.8
             elif len(value) < 3 or digits < 2:
@@ -696,6 +700,13 @@ def _street_name_ok(words: list[str], suffix: str) -> bool:
     """
     if not words or any(w.lower().strip(".") in P.ADDRESS_STOPWORDS for w in words):
         return False
+    if not any(c.isalpha() for w in words for c in w):
+        return False  # "1515 373. DR JONES": no name at all
+    for w in words:
+        if not any(c.isalnum() for c in w):
+            return False  # "44 - CHEST CT"
+        if w.endswith(".") and (w[:-1].isdigit() or len(w) > 4):
+            return False  # a sentence ends inside: "2L LR. 3 UPRBCS. CT"
     if any(_MIXED.search(w) and not _ORDINAL.fullmatch(w) for w in words):
         return False  # "42nd" names a street, "5MG" or "O2." do not
     if suffix.islower():

@@ -179,6 +179,7 @@ CLINICAL_SUFFIXES = frozenset("av sq st ct dr ln pl cir ter rte".split())
 _CONNECT = (
     r"[ \t]*(?:(?:[:#=.\-(]|(?:number|nbr|num|no|id|is|was|of|on[ ]file)(?![\p{L}\p{N}]))[ \t]*)*+"
 )
+SHORT_WORD_LEAD = regex.compile(r"[A-Za-z]{1,2} ")  # a value that starts with a short word
 ID_VALUE = regex.compile(
     _CONNECT + r"(?P<v>[A-Z0-9](?:[A-Z0-9]|-(?=[A-Z0-9])){1,29}(?:[ ](?=[0-9]{3})[0-9]+(?:-[0-9]+)*){0,4})"
     r"(?![A-Z0-9])",
