@@ -12,6 +12,13 @@ Styles: as written, ASR-like (lowercase, no punctuation, numbers in words)
 and ALL-CAPS clinical notes. About a third of the sentences are hard negatives
 (doses, vitals, times, counts, eponymous diseases) with no entity at all.
 
+Nursing notes (``--notes`` share) also mix in, since round 5: month/day
+dates, staff initials, outside facilities by initials next to hospital units
+in the same slots, ward + floor, short town names; and as negatives ranges,
+fractions, "@" rates, dotted abbreviations, devices, the runtime's
+``CLINICAL_SHORTHAND`` list, clinical jargon and typo noise. (The shipped
+weights predate these families; see the model card.)
+
     python scripts/gen_ner_data.py --n 12000 --seed 1 --out /tmp/ner/train.jsonl
 """
 
@@ -409,16 +416,16 @@ class Generator:
         if name == "SDATE":
             # month/day as notes write it ("7/2", "12/24"), no year
             d = self.us.date_between(start_date="-3y", end_date="+30d")
-            form = rng.choice(["{m}/{d}", "{m}/{d}", "{m:02d}/{d:02d}", "{m}-{d}", "{m}/{d}/{y:02d}"])
+            # (never "m-d": notes write ranges that way, "HR 80-95")
+            form = rng.choice(["{m}/{d}", "{m}/{d}", "{m:02d}/{d:02d}", "{m}/{d}/{y:02d}"])
             return form.format(m=d.month, d=d.day, y=d.year % 100), "DATE"
         if name == "INIT":
-            # clinician / staff initials: "JS", "K", "J.S.", "mk"
-            letters = [rng.choice(string.ascii_uppercase) for _ in range(rng.choice([1, 2, 2, 2, 3]))]
-            while "".join(letters) in CLINICAL_SHORTHAND:
-                letters = [rng.choice(string.ascii_uppercase) for _ in range(2)]
-            r = rng.random()
-            text = ".".join(letters) + "." if r < 0.2 else "".join(letters)
-            return (text.lower() if r > 0.85 else text), "NAME"
+            # clinician / staff initials: "JS", "MK" (dotted forms look like
+            # "p.o." / "b.i.d." and single letters like "R", so not those)
+            letters = "".join(rng.choice(string.ascii_uppercase) for _ in range(rng.choice([2, 2, 3])))
+            while letters in CLINICAL_SHORTHAND:
+                letters = "".join(rng.choice(string.ascii_uppercase) for _ in range(2))
+            return letters, "NAME"
         if name == "FAC":
             # an outside facility by its initials or short name ("NWH", "St. Luke's")
             if rng.random() < 0.6:
@@ -432,8 +439,6 @@ class Generator:
             return rng.choice(UNITS), None
         if name == "WARD":
             # a hospital building / ward by name, followed by its floor ("Baker 4")
-            if rng.random() < 0.3:
-                return "".join(rng.choice(string.ascii_uppercase) for _ in range(2)), "LOCATION"
             return self.us.last_name(), "LOCATION"
         if name == "floor":
             return str(rng.randint(1, 14)) + rng.choice(["", "", "", "A", "B"]), None
@@ -667,6 +672,9 @@ NOTE_NEG_SHORT = [
     "{drug} {n} mg x1", "{drug} given prn", "{drug} held for SBP < 90", "cont {drug} q{h}h",
     "{SH} {SH} {SH}", "{SH}: {SH} {hr}, {SH} {ldl}", "{SH} {frac}, {SH} {a1c}", "{SH} at {mil}", "{SH} d/c'd",
     "f/u {SH} in am", "{SH} neg", "{SH} and {SH} pending", "{SH}/{SH} following", "q{h}h {SH}",
+    "HR {hr}-{hr}", "SBP {hr}-{ldl}", "RR {h}-{hr}", "UO {hr}-{ldl} cc/hr", "temp {temp}-{temp}", "sats {sat}-{sat}%",
+    "{drug} {n} mg p.o. b.i.d.", "{drug} q.h.s.", "n.p.o. after midnight", "i.v. {drug}", "labs in a.m.",
+    "{drug} {n} mg p.o. q.d.", "seen at {time} p.m.", "r/o MI", "s/p fall", "c/o {jar}",
     "{jar}", "{jar} {jar}", "pt {jar}, {jar}", "{jar} overnight", "remains {jar}", "{jar} and {jar} noted",
     "{jar} {SH}", "{SH} {jar} {jar}", "{jar} x{pain}", "{drug} for {jar}", "{jar} improved", "less {jar}",
 ]
@@ -728,7 +736,7 @@ def note_example(gen: Generator) -> dict:
         piece_text, piece_spans = gen.render(piece, spoken=False)
         spans.extend([[s + len(text), e + len(text), lab] for s, e, lab in piece_spans])
         text += piece_text
-    text, spans = typo_noise(text, spans, rng, rate=rng.choice([0.0, 0.03, 0.08]))
+    text, spans = typo_noise(text, spans, rng, rate=rng.choice([0.0, 0.0, 0.03, 0.06]))
     r = rng.random()
     styled = text.upper() if r < 0.5 else (text.lower() if r < 0.6 else text)
     return {"text": styled if len(styled) == len(text) else text, "spans": spans}

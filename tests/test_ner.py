@@ -102,7 +102,7 @@ def test_clinical_shorthand_recognised(value: str) -> None:
     assert is_shorthand(value)
 
 
-@pytest.mark.parametrize("value", ["Ed", "Mae", "Okonkwo", "MAE SMITH", "Pt", "NWH", ""])
+@pytest.mark.parametrize("value", ["Ed", "Mae", "Okonkwo", "MAE SMITH", "Pt", "NWH", "DC", ""])
 def test_names_and_title_case_are_not_shorthand(value: str) -> None:
     # Title case is kept even when it spells an abbreviation ("Mae", "Pt").
     assert not is_shorthand(value)
