@@ -255,7 +255,9 @@ def _serve(
     from masker.runtime import open_runtime
 
     try:
-        runtime = open_runtime(policy_path, data_dir, env, model_dir=model_dir, announce=False, ner_threads=ner_threads)
+        runtime = open_runtime(
+            policy_path, data_dir, env, model_dir=model_dir, announce=False, ner_threads=ner_threads, ner_spin=False
+        )
     except Exception as e:  # noqa: BLE001 - reported to the proxy, which refuses to start
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return

@@ -160,12 +160,13 @@ def open_runtime(
     model_dir: Path | None = None,
     announce: bool = True,
     ner_threads: int = 2,
+    ner_spin: bool = True,
 ) -> Runtime:
     """Open Masker: keys, policy, vault, journal, detector (with NER if the policy asks).
 
     ``announce`` journals ``policy_loaded`` (and ``key_rotated``); masking
     worker processes open their runtime without it, and share the cores
-    among their NER sessions (``ner_threads``).
+    among their NER sessions (``ner_threads``, no thread spinning).
     """
     policy_path = policy_path or default_policy_path()
     kids = sorted({k for k in (policy_kid(policy_path), policy_kid(default_policy_path())) if k})
@@ -174,7 +175,7 @@ def open_runtime(
     keyring = Keyring.from_env(env)
     audit_key = audit_key_from_env(env)
     signing_key = signing_key_from_env(env)
-    ner = _open_ner(policy, model_dir, ner_threads)
+    ner = _open_ner(policy, model_dir, ner_threads, ner_spin)
     data_dir.mkdir(parents=True, exist_ok=True)
     vault = Vault(data_dir / "vault.sqlite", keyring)
     journal = Journal(
@@ -235,12 +236,12 @@ def _key_events(policy: Policy, keyring: Keyring) -> list[Event]:
     ]
 
 
-def _open_ner(policy: Policy, model_dir: Path | None, threads: int) -> NerPass | None:
+def _open_ner(policy: Policy, model_dir: Path | None, threads: int, spin: bool) -> NerPass | None:
     if "ner" not in policy.passes:
         return None
     model_dir = model_dir or default_model_dir()
     if model_dir is None or not (model_dir / "model.onnx").exists():
         raise StartupError("the policy lists the ner pass but no NER model was found (MASKER_NER_MODEL)")
-    ner = NerPass(model_dir, threads=threads)
+    ner = NerPass(model_dir, threads=threads, spin=spin)
     log.info("ner pass: %s on %s", model_dir.name, ner.provider)
     return ner

@@ -173,6 +173,7 @@ class NerPass:
         *,
         providers: list[str] | None = None,
         threads: int = 2,
+        spin: bool = True,
         max_tokens: int = 256,
         stride: int = 32,
     ) -> None:
@@ -195,9 +196,10 @@ class NerPass:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        # Idle ORT threads spin by default, taking CPU from the proxy and from
-        # other workers' sessions; measured faster without (scripts/bench_detect.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # ORT's threads spin while waiting for work: a little faster for one
+        # session alone, but several sessions on shared cores (masking worker
+        # processes) take CPU from each other; those turn it off (``spin``).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.log_severity_level = 3
         if probing:
             # A GPU build on a machine without CUDA logs a loud error before it
