@@ -2,9 +2,9 @@
 """Audit journal benchmark; writes machine-readable JSON.
 
 Measures on this machine (in a temporary directory under --dir):
-- durable events/s with one fsync per event (one thread, one event per append);
+- durable events/s with one durable append (write + fdatasync) per event (one thread, one event per append);
 - durable events/s with group commit (N threads, one event per append, each
-  caller waiting for the fsync of its batch);
+  caller waiting for the sync of its batch);
 - seconds to build the signed JSON + PDF report of one session of
   --report-events events;
 - seconds to verify a journal of --verify-events events (HMAC chain + Merkle root).
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = {
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "dir": str(root)},
-            "durable_per_event_fsync": per_event(root, args.per_event),
+            "durable_per_event": per_event(root, args.per_event),
             "durable_group_commit": group_commit(root, args.threads, args.per_thread),
             "report_generation": report(root, args.report_events),
             "verification": verification(root, args.verify_events),
