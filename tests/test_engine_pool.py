@@ -157,3 +157,17 @@ def test_default_workers() -> None:
     assert default_workers(1) == 0
     assert default_workers(2) == 2
     assert default_workers(32) == 4
+
+
+def test_a_pooled_runtime_runs_the_ner_model_only_in_its_workers(tmp_path: Path) -> None:
+    rt = open_runtime(default_policy_path(), tmp_path / "data", KEYS, workers=1)
+    try:
+        assert rt.ner is None  # the proxy process holds no model session of its own
+        assert rt.ner_provider() == "CPUExecutionProvider"
+        text = "My daughter Anna Kowalski will pick me up."
+        masked = rt.engine.mask_texts([TextField(text, "user", "m")], Scope("agent", "ner"))[0]
+        assert "Kowalski" not in masked and "MSKV1.NAME." in masked  # found by the NER pass, in the worker
+    finally:
+        rt.close()
+    journal = "".join(p.read_text() for p in sorted((tmp_path / "data" / "journal").glob("*.jsonl")))
+    assert '"ner_provider":"CPUExecutionProvider"' in journal.replace(" ", "")

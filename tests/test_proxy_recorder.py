@@ -114,7 +114,7 @@ class _Runtime:
         self.appended_before_close = list(self.sink.batches)
 
 
-def build_runtime(policy_path: Path | None, data_dir: Path, env) -> _Runtime:
+def build_runtime(policy_path: Path | None, data_dir: Path, env, **_options: object) -> _Runtime:
     return _Runtime()
 
 

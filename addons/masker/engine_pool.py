@@ -86,6 +86,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.ready = False
+        self.ner_provider: str | None = None
 
     def wait_ready(self, timeout: float | None) -> None:
         """Block until the worker has opened its runtime; raise what stopped it."""
@@ -97,6 +98,7 @@ class _Worker:
         if status != "ready":
             raise WorkerStartError(f"a masking worker failed to start: {value}")
         self.ready = True
+        self.ner_provider: str | None = value["ner_provider"]
 
     def call(self, fields: list[TextField], scope: Scope, timeout: float | None) -> list[str]:
         self.wait_ready(START_TIMEOUT_S)
@@ -135,7 +137,7 @@ class PooledEngine:
     def __init__(self, runtime: Runtime, workers: int, timeout: float | None = None) -> None:
         if not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be between 1 and {MAX_WORKERS}")
-        self._local = runtime.engine
+        self._local = runtime.engine  # rehydrates and records only: it is never asked to mask
         self.policy = runtime.policy
         self._workers = workers
         self._timeout = timeout
@@ -156,6 +158,7 @@ class PooledEngine:
             for w in started:
                 w.stop()
             raise
+        self.ner_provider = started[0].ner_provider
         for w in started:
             self._idle.put(w)
 
@@ -265,7 +268,7 @@ def _serve(
         if runtime.policy.hash != policy_hash:
             conn.send(("failed", "the policy file changed while the masking workers started"))
             return
-        conn.send(("ready", os.getpid()))
+        conn.send(("ready", {"pid": os.getpid(), "ner_provider": runtime.ner_provider()}))
         while True:
             try:
                 request = conn.recv()

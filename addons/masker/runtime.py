@@ -137,6 +137,12 @@ class Runtime:
         self.pool = PooledEngine(self, workers, timeout)
         self.engine = self.pool
 
+    def ner_provider(self) -> str | None:
+        """The onnxruntime provider NER runs on (the workers' when pooled); None without NER."""
+        if self.pool is not None:
+            return self.pool.ner_provider
+        return self.ner.provider if self.ner else None
+
     def audit_failure(self) -> str | None:
         """Why events can no longer be journaled (this process's journal or a worker's), else None."""
         if not self.journal.usable:
@@ -161,12 +167,17 @@ def open_runtime(
     announce: bool = True,
     ner_threads: int = 2,
     ner_spin: bool = True,
+    workers: int = 0,
+    detect_timeout: float | None = None,
 ) -> Runtime:
     """Open Masker: keys, policy, vault, journal, detector (with NER if the policy asks).
 
-    ``announce`` journals ``policy_loaded`` (and ``key_rotated``); masking
-    worker processes open their runtime without it, and share the cores
-    among their NER sessions (``ner_threads``, no thread spinning).
+    With ``workers`` > 0, requests are masked in that many worker processes
+    (``masker.engine_pool``; a worker busy past ``detect_timeout`` seconds is
+    replaced) and this process keeps rehydration and the journal: it loads
+    no NER model of its own. ``announce`` journals ``policy_loaded`` (and
+    ``key_rotated``); the workers open their runtime without it, and share
+    the cores among their NER sessions (``ner_threads``, no thread spinning).
     """
     policy_path = policy_path or default_policy_path()
     kids = sorted({k for k in (policy_kid(policy_path), policy_kid(default_policy_path())) if k})
@@ -175,7 +186,7 @@ def open_runtime(
     keyring = Keyring.from_env(env)
     audit_key = audit_key_from_env(env)
     signing_key = signing_key_from_env(env)
-    ner = _open_ner(policy, model_dir, ner_threads, ner_spin)
+    ner = None if workers > 0 else _open_ner(policy, model_dir, ner_threads, ner_spin)
     data_dir.mkdir(parents=True, exist_ok=True)
     vault = Vault(data_dir / "vault.sqlite", keyring)
     journal = Journal(
@@ -189,15 +200,23 @@ def open_runtime(
         Rehydrator(keyring, vault, policy),
         journal,
     )
-    if announce:
-        journal.append(_startup_events(policy, keyring, ner))
-    return Runtime(
+    runtime = Runtime(
         data_dir, env, policy, keyring, vault, journal, detector, engine, audit_key, signing_key, ner,
         policy_path=policy_path, model_dir=model_dir,
     )
+    try:
+        if workers > 0:
+            runtime.start_workers(workers, detect_timeout)
+            log.info("masking in %d worker processes (ner pass: %s)", workers, runtime.ner_provider() or "off")
+        if announce:
+            journal.append(_startup_events(policy, keyring, runtime.ner_provider()))
+    except BaseException:
+        runtime.close()
+        raise
+    return runtime
 
 
-def _startup_events(policy: Policy, keyring: Keyring, ner: NerPass | None) -> list[Event]:
+def _startup_events(policy: Policy, keyring: Keyring, ner_provider: str | None) -> list[Event]:
     return (
         _key_events(policy, keyring)
         + [
@@ -209,7 +228,7 @@ def _startup_events(policy: Policy, keyring: Keyring, ner: NerPass | None) -> li
                     "tokenization": policy.tokenization,
                     "kid": policy.kid,
                     "passes": list(policy.passes),
-                    "ner_provider": ner.provider if ner else None,
+                    "ner_provider": ner_provider,
                 },
             )
         ]

@@ -117,10 +117,10 @@ class FakeEngine:
                 f.write(json.dumps(e.to_json()) + "\n")
 
 
-def build_engine(policy_path: Path | None, data_dir: Path, env: Mapping[str, str]) -> FakeEngine:
+def build_engine(policy_path: Path | None, data_dir: Path, env: Mapping[str, str], **_options: object) -> FakeEngine:
     data_dir.mkdir(parents=True, exist_ok=True)
     return FakeEngine(data_dir / "fake-journal.jsonl")
 
 
-def broken_engine(policy_path: Path | None, data_dir: Path, env: Mapping[str, str]) -> FakeEngine:
+def broken_engine(policy_path: Path | None, data_dir: Path, env: Mapping[str, str], **_options: object) -> FakeEngine:
     raise RuntimeError("engine cannot start (on purpose)")

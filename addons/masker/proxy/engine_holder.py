@@ -1,8 +1,9 @@
 """Builds the masking engine from options and hands it to the other addons.
 
 The factory (option ``masker_engine_factory``, default
-``masker.runtime:open_runtime``) returns a runtime holding the engine as
-``.engine`` (closed at shutdown: the journal's final checkpoint; its
+``masker.runtime:open_runtime``) is called as ``factory(policy, data_dir,
+env, workers=N, detect_timeout=T)`` and returns a runtime holding the engine
+as ``.engine`` (closed at shutdown: the journal's final checkpoint; its
 ``audit_key`` verifies the journal) or a bare engine (the test fakes).
 
 If the engine cannot be built (bad policy, missing keys, unreadable data
@@ -28,7 +29,7 @@ from masker.proxy.recorder import AuditRecorder
 
 log = logging.getLogger("masker.proxy")
 
-EngineFactory = Callable[[Path | None, Path, Any], Engine]
+EngineFactory = Callable[..., Engine]
 DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
 _WATCHED = {
     "masker_policy", "masker_data_dir", "masker_engine_factory", "masker_audit_window", "masker_workers",
@@ -101,9 +102,10 @@ class EngineHolder:
         try:
             factory = load_factory(ctx.options.masker_engine_factory)
             policy = Path(ctx.options.masker_policy) if ctx.options.masker_policy else None
-            built = factory(policy, data_dir(), os.environ)
+            built = factory(
+                policy, data_dir(), os.environ, workers=ctx.options.masker_workers, detect_timeout=detect_timeout()
+            )
             if hasattr(built, "engine"):
-                _start_workers(built, ctx.options.masker_workers, detect_timeout())
                 self._runtime, self.engine = built, built.engine
             else:
                 self.engine = built
@@ -122,22 +124,6 @@ class EngineHolder:
         key = getattr(self._runtime, "audit_key", None) or _audit_key(directory)
         result = verify_journal(directory / "journal", key)
         return {"ok": bool(result.ok), "event_count": result.event_count, "message": result.message}
-
-
-def _start_workers(runtime: Any, workers: int, timeout: float | None) -> None:
-    """Move masking into ``workers`` processes (0: mask in this process).
-
-    A runtime whose workers cannot start is closed again: the proxy answers
-    503 rather than mask on one core without being asked to.
-    """
-    if workers <= 0 or not hasattr(runtime, "start_workers"):
-        return
-    try:
-        runtime.start_workers(workers, timeout)
-    except BaseException:
-        runtime.close()
-        raise
-    log.info("masking in %d worker processes", workers)
 
 
 def _audit_key(directory: Path) -> bytes:
