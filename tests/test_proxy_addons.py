@@ -19,7 +19,7 @@ from masker.proxy.identity import Identity, proxy_auth_user, split_agent_path
 from masker.proxy.masking import MASKED_KEY, ForwardGuard, Masking
 from masker.proxy.options import MaskerOptions
 from masker.proxy.recorder import AuditRecorder
-from masker.proxy.rehydration import StreamRehydration
+from masker.proxy.rehydration import Rehydration, StreamRehydration
 from masker.scope import Scope
 
 
@@ -147,6 +147,48 @@ def test_reverse_mode_flows_are_always_llm_flows():
         asyncio.run(masking.request(f))
         assert f.response.status_code == 503
         assert json.loads(f.response.content)["error"]["code"] == "engine_unavailable"
+
+
+class _CountingEngine:
+    """Restores the one token ``MSKV1.NAME.K.AAAA``; counts how often it is asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def rehydrate(self, text, scope, events=None, *, json_escape=False):
+        self.calls += 1
+        return text.replace("MSKV1.NAME.K.AAAA", "Ana Diaz")
+
+    def record(self, events):
+        pass
+
+
+def _answered(engine: _CountingEngine, body: bytes):
+    recorder = AuditRecorder(engine.record)
+    rehydration = Rehydration(lambda: engine, lambda: recorder)
+    with taddons.context(MaskerOptions(), rehydration):
+        f = _flow()
+        f.metadata[identity.SCOPE_KEY] = Scope()
+        f.metadata[MASKED_KEY] = True
+        f.response = tflow.tresp(content=body)
+        f.response.headers["content-type"] = "application/json"
+        asyncio.run(rehydration.response(f))
+    recorder.close()
+    return f.response
+
+
+def test_a_response_without_tokens_is_passed_on_byte_for_byte_without_rehydrating():
+    engine = _CountingEngine()
+    body = b'{"choices": [ {"message": {"content": "Take it with food."}} ]}\n'
+    assert _answered(engine, body).content == body and engine.calls == 0
+
+
+def test_a_json_escaped_token_is_still_rehydrated():
+    engine = _CountingEngine()
+    body = json.dumps({"choices": [{"message": {"content": "Hi MSKV1.NAME.K.AAAA"}}]}).replace("M", "\\u004d", 1).encode()
+    assert b"MSK" not in body
+    response = _answered(engine, body)
+    assert engine.calls == 1 and json.loads(response.content)["choices"][0]["message"]["content"] == "Hi Ana Diaz"
 
 
 class _ScriptedSse:

@@ -31,6 +31,7 @@ from masker.scope import Scope
 log = logging.getLogger("masker.proxy")
 
 RESPONSE_LIMIT_FACTOR = 8  # decoded responses may be this many times masker_max_body
+TOKEN_MARK = b"MSK"  # every Masker token (MSKV1..., MSK1...) starts with it
 
 
 def _mime(flow: http.HTTPFlow) -> str:
@@ -149,9 +150,11 @@ class Rehydration:
         engine = self._engine()
         if engine is None:
             raise RuntimeError("no engine")
+        encoding = resp.headers.get("content-encoding")
+        if encoding in (None, "identity") and TOKEN_MARK not in raw and b"\\u" not in raw:
+            return  # no token, not even \u-escaped: passed on byte for byte, no thread hop
         scope: Scope = flow.metadata[SCOPE_KEY]
         limit = (max_body_bytes() or 0) * RESPONSE_LIMIT_FACTOR
-        encoding = resp.headers.get("content-encoding")
         path = api_path(flow)
 
         def work() -> str:
