@@ -100,13 +100,25 @@ def test_tail_flushed_before_done_goes_out_as_its_own_delta_then_the_done_event(
     s.recorder.close()
 
 
-def test_binary_client_frames_dropped_when_media_blocked_and_history_trimmed():
+def test_binary_client_frames_refused_like_blocked_audio_journaled_and_the_client_told():
+    s = _Socket()
+    with taddons.context(MaskerOptions(), s.addon):
+        f = _ws_flow()
+        msg = _send(s.addon, f, b"\x00\x01audio", True, Opcode.BINARY)
+        assert msg.dropped
+        to_client, text = s.injected[0]
+        assert to_client and json.loads(text)["error"]["code"] == "media_blocked"
+        later = _send(s.addon, f, json.dumps({"type": "input_audio_buffer.commit"}), True)
+        assert later.dropped  # the connection is being closed: nothing more goes through
+    s.recorder.close()
+    assert [(e.kind, e.reason) for e in s.journaled] == [("request_blocked", "media_blocked")]
+
+
+def test_websocket_history_is_trimmed():
     s = _Socket()
     with taddons.context(MaskerOptions(), s.addon) as tctx:
         tctx.options.masker_ws_keep_messages = 3
         f = _ws_flow()
-        msg = _send(s.addon, f, b"\x00\x01audio", True, Opcode.BINARY)
-        assert msg.dropped
         for _ in range(5):
             _send(s.addon, f, json.dumps({"type": "input_audio_buffer.commit"}), True)
         assert len(f.websocket.messages) == 3

@@ -7,8 +7,9 @@ queue. Masking therefore runs in a thread (the loop keeps serving other
 connections) under the detection timeout, and its cost is the engine's
 (measured with the test engine: client hook p50 0.24 ms, i.e. the thread
 hop; server delta rehydration p50 0.03 ms on the loop; the real engine adds
-its detection time, NER included, to each client text event). Binary frames from the client are dropped when the policy blocks
-media. Any failure drops the message, tells the client with a Realtime
+its detection time, NER included, to each client text event). A binary
+frame from the client, when the policy blocks media, is refused like an
+``input_audio_buffer.append`` event. Any failure drops the message, tells the client with a Realtime
 ``error`` event (code only, no content), journals ``request_blocked`` for a
 refused client event, and closes the connection. mitmproxy 12 cannot close
 an open WebSocket through ``flow.kill()`` (the WebSocket layer never checks
@@ -170,9 +171,8 @@ class RealtimeSocket:
     async def _client(self, msg, engine: Engine, scope: Scope) -> None:
         media = getattr(engine.policy, "media", "block")
         if not msg.is_text:
-            if media == "block":
-                log.warning("masker dropped a binary websocket frame from the client (media blocked)")
-                msg.drop()
+            if media == "block":  # as an audio event under "block": refused, journaled, the client told
+                raise MaskingError("media_blocked", "binary WebSocket frames are blocked by policy", 400)
             return
 
         def mask(fields: list[TextField]) -> list[str]:
