@@ -151,6 +151,9 @@ CARD = "four one one one one one one one one one one one one one one one"
         ("admitted january fifth two thousand five", "january fifth two thousand five", "DATE"),
         ("my name is raghu, spelled r a g h u", "r a g h u", "NAME"),
         ("last name, that's b e double l", "b e double l", "NAME"),
+        ("It's Kwame here, K W A M E, calling back", "K W A M E", "NAME"),  # spells the word said before it
+        ("o c o n n o r, that's my surname, oconnor", "o c o n n o r", "NAME"),
+        ("g i double l, Gill", "g i double l", "NAME"),
         ("my license number is d one two three four five six seven", "d one two three four five six seven", "LICENSE"),
         ("my email is tom dot becker at gmail dot com", "tom dot becker at gmail dot com", "EMAIL"),
         ("it's t o m one two at yahoo dot com", "t o m one two at yahoo dot com", "EMAIL"),
@@ -248,6 +251,7 @@ def test_cue_raises_confidence() -> None:
         "first of all, I need a refill",
         "email me at your convenience",
         "the u s a",
+        "the i c u team moved him to the step down unit",  # spells no word said nearby
         "vitamin d three",
         "count with me: one two three four five six seven eight nine ten",
         "ten nine eight seven six five four three two one",

@@ -11,7 +11,8 @@ Detectors, in the order they claim items:
 - ``spoken_email``: "tom dot becker at gmail dot com"
 - ``spoken_date``: "january fifth nineteen eighty", "the fifth of january"
 - ``spoken_id`` / ``spoken_spelled``: letter runs, alone (NAME) or mixed
-  with digits (MRN, member id ...)
+  with digits (MRN, member id ...); letters that spell a word said just
+  before or after ("it's Kwame, K W A M E") are that word spelled: a NAME
 - ``spoken_<kind>``: digit chains ("five ten, five five five, one two one two")
   classified by the nearest cue word, else by their shape and checksums
 - ``spoken_address``, ``spoken_age``: "twelve hundred main street",
@@ -79,6 +80,7 @@ _CHAIN_FILLERS = frozenset({"uh", "um", "umm", "er", "erm", "ah", "hmm", "mm", "
 _MAX_GAP_ITEMS = 3
 _CUE_WINDOW = 8  # words looked at before a candidate
 _LOOKBACK_ITEMS = 40  # items walked back to find them (bounds work on punctuation runs)
+_ECHO_ITEMS = 12  # items looked at on each side for the word a letter run spells
 _MAX_EMAIL_ITEMS = 64  # items in either part of a spoken email
 
 # Built-in cue phrases per kind (lowercase, space-separated words).
@@ -587,6 +589,8 @@ class _Scan:
                 self.emit(first, last, "NAME", "spoken_spelled", 0.9)
             elif cue in _ID_KINDS and letters >= 3:
                 self.emit(first, last, cue, "spoken_id", 0.8)
+            elif letters >= 3 and self.spells_a_word_nearby(members):
+                self.emit(first, last, "NAME", "spoken_spelled", 0.9)
             elif cue is None and letters >= 4:
                 self.emit(first, last, "NAME", "spoken_spelled", 0.5)
             return j
@@ -596,6 +600,25 @@ class _Scan:
         elif total >= 6 and digits >= 2:
             self.emit(first, last, "ACCOUNT", "spoken_id", 0.5)
         return j
+
+    def spells_a_word_nearby(self, members: list[int]) -> bool:
+        """Whether the run's letters spell a word within ``_ECHO_ITEMS`` items of it."""
+        items = self.items
+        letters: list[str] = []
+        repeat = 1
+        for k in members:
+            low = items[k].low
+            if low in ("double", "triple"):
+                repeat = 2 if low == "double" else 3
+                continue
+            letters.append(low * repeat)
+            repeat = 1
+        spelled = "".join(letters)
+        first, last = members[0], members[-1]
+        nearby = [*range(max(0, first - _ECHO_ITEMS), first), *range(last + 1, min(len(items), last + 1 + _ECHO_ITEMS))]
+        return any(
+            items[k].kind == "word" and "".join(c for c in items[k].low if c.isalpha()) == spelled for k in nearby
+        )
 
     # -- digit chains ----------------------------------------------------
 
