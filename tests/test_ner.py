@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import onnxruntime
 import pytest
 
 from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, is_shorthand, plausible_email
@@ -162,3 +164,54 @@ def test_drip_rate_with_at_sign_is_not_an_email(ner: NerPass) -> None:
     text = "Heparin @ 800 units/hr, NS @ 75 cc/hr, labs @ 0400. Email results to j.okafor@gmail.com"
     emails = [text[s.start : s.end] for s in ner.detect_batch([text])[0] if s.kind == "EMAIL"]
     assert emails == ["j.okafor@gmail.com"]
+
+
+class _FakeOrt:
+    """Stands in for onnxruntime: records the providers a session asks for, grants ``granted``."""
+
+    SessionOptions = onnxruntime.SessionOptions
+
+    def __init__(self, available: list[str], granted: list[str]) -> None:
+        self.available, self.granted, self.requested = available, granted, None
+        self.severities: list[int] = []
+
+    def get_available_providers(self) -> list[str]:
+        return self.available
+
+    def set_default_logger_severity(self, level: int) -> None:
+        self.severities.append(level)
+
+    def InferenceSession(self, path, sess_options=None, providers=None):  # noqa: N802 - onnxruntime's name
+        self.requested = providers
+        granted = self.granted
+
+        class _Session:
+            def get_providers(self):
+                return granted
+
+            def get_inputs(self):
+                return []
+
+        return _Session()
+
+
+@pytest.mark.parametrize(
+    ("available", "granted", "provider"),
+    [
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"], "CUDAExecutionProvider"),
+        # a GPU build on a machine without a usable GPU: onnxruntime drops CUDA; reported as CPU
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"], "CPUExecutionProvider"),
+        (["CPUExecutionProvider"], ["CPUExecutionProvider"], "CPUExecutionProvider"),
+    ],
+)
+def test_cuda_is_asked_for_when_the_build_has_it_and_the_granted_provider_is_reported(
+    monkeypatch: pytest.MonkeyPatch, available: list[str], granted: list[str], provider: str
+) -> None:
+    fake = _FakeOrt(available, granted)
+    monkeypatch.setitem(sys.modules, "onnxruntime", fake)
+    ner = NerPass(MODEL)
+    assert ner.provider == provider
+    cuda_built = "CUDAExecutionProvider" in available
+    assert fake.requested == (["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda_built else ["CPUExecutionProvider"])
+    if cuda_built:  # the noisy fallback error is muted while probing, and the level restored after
+        assert fake.severities == [4, 2]
