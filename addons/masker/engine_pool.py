@@ -98,7 +98,7 @@ class _Worker:
         if status != "ready":
             raise WorkerStartError(f"a masking worker failed to start: {value}")
         self.ready = True
-        self.ner_provider: str | None = value["ner_provider"]
+        self.ner_provider = value["ner_provider"]
 
     def call(self, fields: list[TextField], scope: Scope, timeout: float | None) -> list[str]:
         self.wait_ready(START_TIMEOUT_S)

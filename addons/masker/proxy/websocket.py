@@ -9,13 +9,13 @@ connections) under the detection timeout, and its cost is the engine's
 hop; server delta rehydration p50 0.03 ms on the loop; the real engine adds
 its detection time, NER included, to each client text event). A binary
 frame from the client, when the policy blocks media, is refused like an
-``input_audio_buffer.append`` event. Any failure drops the message, tells the client with a Realtime
-``error`` event (code only, no content), journals ``request_blocked`` for a
-refused client event, and closes the connection. mitmproxy 12 cannot close
-an open WebSocket through ``flow.kill()`` (the WebSocket layer never checks
-it: mitmproxy issues #4773 / #4711), so ``close_connection`` closes it
-through the proxy server, and until it is gone every later message of the
-flow, either way, is dropped.
+``input_audio_buffer.append`` event. Any failure drops the message, tells
+the client with a Realtime ``error`` event (code only, no content), journals
+``request_blocked`` for a refused client event, and closes the connection.
+mitmproxy 12 cannot close an open WebSocket through ``flow.kill()`` (the
+WebSocket layer never checks it: mitmproxy issues #4773 / #4711), so
+``close_connection`` closes it through the proxy server, and until it is
+gone every later message of the flow, either way, is dropped.
 
 A server message may become several: when a ``*.done`` event flushes a
 held-back token tail, that tail goes out first as its own delta message
