@@ -119,13 +119,12 @@ def bench_ner(policy, model_dir: Path, rng: random.Random, reps: int) -> dict:
     words = " ".join(corpus(20000, rng)).split()
     result: dict = {"provider": ner.provider, "model": model_dir.name, "per_text_ms": {}}
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_truncation()
+    offsets = tokenizer.encode(" ".join(words), add_special_tokens=False).offsets
     for target in (32, 128, 512):
-        n_words, text = target, ""
-        while True:
-            text = " ".join(words[:n_words])
-            if len(tokenizer.encode(text).ids) >= target or n_words >= len(words):
-                break
-            n_words += 8
+        # exactly ``target`` model tokens, [CLS] and [SEP] included
+        text = " ".join(words)[: offsets[target - 3][1]]
+        assert len(tokenizer.encode(text).ids) == target, "text cut at the wrong token"
         ner.detect_batch([text])  # warm-up
         times = []
         for _ in range(reps):
