@@ -145,7 +145,7 @@ def bench_ner(policy, model_dir: Path, rng: random.Random, reps: int) -> dict:
     return result
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--corpus-bytes", type=int, default=1_000_000)
@@ -153,7 +153,7 @@ def main() -> int:
     ap.add_argument("--vault-requests", type=int, default=500)
     ap.add_argument("--ner-reps", type=int, default=50)
     ap.add_argument("--no-ner", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     rng = random.Random(7)
     env = {**os.environ, f"MASKER_KEY_{KID}": base64.b64encode(b"b" * 32).decode()}
