@@ -30,6 +30,7 @@ import random
 import re
 import string
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from faker import Faker
@@ -183,6 +184,14 @@ TYPO_SKIP = set("dr mr mrs ms".split())
 SCALES = ["Glasgow Coma Scale", "Apgar score", "Braden scale", "Morse fall scale", "PHQ-9",
           "Mini-Cog", "Beck Depression Inventory", "Babinski test", "Romberg test"]
 
+# Template slots filled by one pick from a list: slot -> (values, label or None).
+LIST_SLOTS: dict[str, tuple[Sequence[str], str | None]] = {
+    "UNIT": (UNITS, None), "TOWN": (TOWNS, "LOCATION"), "dev": (DEVICES, None), "SH": (SHORTHAND, None),
+    "jar": (JARGON, None), "TITLE": (TITLES, None), "REL": (RELATIONS, None), "MONTH": (MONTHS, None),
+    "drug": (DRUGS, None), "drug2": (DRUGS, None), "disease": (DISEASES, None), "disease2": (DISEASES, None),
+    "scale": (SCALES, None),
+}
+
 
 def number_words(n: int) -> str:
     """0..9999 in words, the way people say them ("nineteen eighty four")."""
@@ -236,7 +245,8 @@ class Generator:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         random.seed(seed)
-        self.fakers = {loc: Faker(loc) for loc in set(LOCALES)}
+        # one Faker per locale, seeded in list order (a set's order changes per run)
+        self.fakers = {loc: Faker(loc) for loc in dict.fromkeys(LOCALES)}
         for i, fk in enumerate(self.fakers.values()):
             fk.seed_instance(seed + i)
         self.us = self.fakers["en_US"]
@@ -378,6 +388,9 @@ class Generator:
     def slot(self, name: str, spoken: bool) -> tuple[str, str | None]:
         """Value and label for a template slot."""
         rng = self.rng
+        if name in LIST_SLOTS:
+            values, label = LIST_SLOTS[name]
+            return rng.choice(values), label
         if name == "NAME":
             return self.name(), "NAME"
         if name == "FULL":
@@ -435,32 +448,16 @@ class Generator:
                 return letters + rng.choice(["", "", "", "H", "MC"]), "ORGANIZATION"
             return rng.choice([self.us.last_name(), self.us.city(), "St. " + self.us.first_name() + "'s",
                                rng.choice(TOWNS)]), "ORGANIZATION"
-        if name == "UNIT":
-            return rng.choice(UNITS), None
         if name == "WARD":
             # a hospital building / ward by name, followed by its floor ("Baker 4")
             return self.us.last_name(), "LOCATION"
         if name == "floor":
             return str(rng.randint(1, 14)) + rng.choice(["", "", "", "A", "B"]), None
-        if name == "TOWN":
-            return rng.choice(TOWNS), "LOCATION"
         if name == "mil":
             return f"{rng.randint(0, 23):02d}{rng.choice([0, 0, 15, 30, 45]):02d}", None
         if name == "frac":
             return rng.choice([f"{rng.randint(0, 5)}/5", f"{rng.randint(0, 10)}/10", f"{rng.randint(1, 4)}/6",
                                f"{rng.randint(1, 3)}/{rng.randint(2, 4)}", "1/2", "2/2", "1/4", "3/4"]), None
-        if name == "dev":
-            return rng.choice(DEVICES), None
-        if name == "SH":
-            return rng.choice(SHORTHAND), None
-        if name == "jar":
-            return rng.choice(JARGON), None
-        if name == "TITLE":
-            return rng.choice(TITLES), None
-        if name == "REL":
-            return rng.choice(RELATIONS), None
-        if name == "MONTH":
-            return rng.choice(MONTHS), None
         if name == "n":
             return str(rng.choice([1, 2, 5, 10, 12.5, 20, 25, 40, 50, 81, 100, 250, 325, 500, 650, 1000])), None
         if name in ("h", "pain"):
@@ -481,12 +478,6 @@ class Generator:
             return rng.choice(["8am", "9:30", "noon", "3 pm", "14:00", "7:15 in the morning", "six thirty"]), None
         if name == "weekday":
             return rng.choice(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "tomorrow"]), None
-        if name in ("drug", "drug2"):
-            return rng.choice(DRUGS), None
-        if name in ("disease", "disease2"):
-            return rng.choice(DISEASES), None
-        if name == "scale":
-            return rng.choice(SCALES), None
         if name == "icd":
             return rng.choice(["E11.9", "I10", "J44.1", "N18.3", "F32.A"]), None
         if name == "cpt":
