@@ -36,7 +36,7 @@ from pathlib import Path
 from faker import Faker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "addons"))
-from masker.detect.ner import CLINICAL_SHORTHAND  # noqa: E402
+from masker.detect.shorthand import CLINICAL_SHORTHAND  # noqa: E402
 
 LOCALES = ["en_US", "en_US", "en_US", "en_GB", "fr_FR", "es_ES", "de_DE", "pt_BR", "it_IT", "en_IE"]
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

@@ -296,6 +296,15 @@ def test_month_day_dates_in_nursing_notes() -> None:
     assert found(text) == []
 
 
+def test_month_day_with_a_one_digit_day_in_notes() -> None:
+    assert found("EXTUBATED 7/2. LBM 11/4") == [("DATE", "7/2"), ("DATE", "11/4")]
+    assert found("pan cx'd 10/7, plan for CABG 9/9") == [("DATE", "10/7"), ("DATE", "9/9")]
+    # Fractions, counts, chest pain scores, culture bottles and doses are not dates.
+    text = "CRACKLES 1/3 UP BILAT; 2/3 WAY UP; GIVEN 1/2 AMP D50; 4/4 BOTTLES; 2/4 BL CX; 6/10 CP; 3/4 STR"
+    assert found(text) == []
+    assert found("SWITCHED TO 5/5 AT 0500") == []
+
+
 def test_clinical_abbreviations_are_not_street_suffixes() -> None:
     assert found("1 DEG AV BLOCK; GAVE 10 U NPH SQ; 2 SINUS ST; 5MG IV PUSH CT") == []
     assert found("LIVES AT 42 ELM ST WITH DAUGHTER") == [("ADDRESS", "42 ELM ST")]

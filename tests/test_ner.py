@@ -9,7 +9,8 @@ from pathlib import Path
 import onnxruntime
 import pytest
 
-from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, is_shorthand, plausible_email
+from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, plausible_email
+from masker.detect.shorthand import is_shorthand
 from masker.kinds import ALL_KINDS
 
 MODEL = default_model_dir()

@@ -54,58 +54,20 @@ from pathlib import Path
 
 import numpy as np
 
+from masker.detect.shorthand import is_shorthand
 from masker.detect.spans import Span
 from masker.kinds import ALL_KINDS
 
 log = logging.getLogger(__name__)
 
-# Clinical shorthand that is never a name, place or organisation on its own.
-# Hand-written from general clinical-documentation knowledge (units, roles,
-# orders, routes, labs, devices, common abbreviations); words that are also
-# given names or surnames (Ed, Al, Pat, Di, Bo ...) or cities (DC, LA) are
-# deliberately left out.
-CLINICAL_SHORTHAND: frozenset[str] = frozenset("""
-A&O A&OX3 AAO ABD ABG ABX AC ACE ADAT ADL ADLS AFEB AFIB AFVSS AKI ALS AM AMA AMB AMP AMPS
-AMT ANC AOX3 APAP ARDS ARF ASA ASAP ATC AV AVR BAL BID BILAT BIPAP BKA BM BMP BMS BP BPM
-BRBPR BS BSA BUN BX CA CABG CAD CATH CBC CC CCU CDIFF CHF CHEM CHEST CI CIWA CK CKD CM CMO CMV
-CN CO CO2 COAG COPD CP CPAP CPK CPR CR CRI CRRT CSF CSRU CT CTA CV CVA CVL CVP CVVH CVVHD CX
-CXR D/C D/W D5 D5W DBP DDAVP DKA DM DNI DNR DOE DP DSG DVT DX ECG ECHO ECMO EEG EF EGD EKG
-ENT EOM ERCP ETOH ETT EXT FEM FFP FIO2 FS FSBS FU FX GCS GERD GI GIB GJ GOAL GTT GU GYN H/O
-H2O HCT HCP HCO3 HD HGB HOB HR HS HTN HX IABP IBW ICD ICP ICU ID IJ IM INR IO IR IS IV IVF
-IVP JP JVD JVP K KCL KUB LAD LBBB LCX LE LFT LFTS LGIB LLE LLL LLQ LMA LOC LOS LP LR LS LTC
-LUE LUL LUQ LV LVAD LVEF MAE MAP MCV MD MDI MEDS MG MGSO4 MI MICU MIVF MOM MRI MRSA MS MVR NA
-NAD NC NEB NEBS NEG NEURO NGT NICU NIF NKA NKDA NP NPO NRB NS NSR NSTEMI NT NTG NV OB OD OG
-OGT OOB OP OR OSH OT PACU PAD PAP PAS PCA PCN PCP PCWP PE PEEP PEG PERRL PERRLA PHOS PICC PLT
-PM PMH PNA PO POD POS PPD PPI PR PRBC PRN PS PT PTA PTCA PTT PVC PVCS PVD Q QD QHS QID QOD RA
-RBBB RBC RCA RIJ RISS RLE RLL RLQ RN RO ROM ROS RR RRR RSBI RT RUE RUL RUQ RV RX SBP SBT SC
-SCD SCDS SEM SICU SIMV SL SLP SNF SOB SP SPO2 SQ SR SS SSI STAT STEMI SVR SVT SW SX TB TBI TCU
-TEE TF TFS TID TKO TLC TMAX TPN TSICU TTE TV TX UA UE UGIB UO UOP URI UTI VAP VAT VBG VENT VF
-VNA VQ VRE VS VSS VT WBC WNL XR YO
-""".split())
 # Entity kinds a clinical abbreviation is mistaken for (NAME "MAE", ORG "PT").
 _SHORTHAND_KINDS = frozenset({"NAME", "ORGANIZATION", "LOCATION"})
-_WORD = re.compile(r"[A-Za-z0-9&]+(?:/[A-Za-z0-9&]+)?")
 _SPOKEN_EMAIL = re.compile(r"(?i)\S\s+at\s+\S.*(?:\s+dot\s+\S|\.\w)")
 
 MODEL_ENV = "MASKER_NER_MODEL"
 SHIPPED_MODEL = "masker-pii-ner"
 # Windows per onnxruntime call: bounds peak memory on very long requests.
 _MAX_WINDOWS_PER_RUN = 32
-
-
-def is_shorthand(value: str) -> bool:
-    """True when every word of ``value`` is clinical shorthand written in one case.
-
-    "MAE", "pt", "PT/OT", "NSR" qualify; title case ("Ed", "Mae") never does,
-    so a capitalised name that happens to spell an abbreviation is kept.
-    """
-    words = _WORD.findall(value)
-    return bool(words) and all(
-        (word.isupper() or word.islower())
-        and (word.upper() in CLINICAL_SHORTHAND
-             or all(part.upper() in CLINICAL_SHORTHAND for part in word.split("/")))
-        for word in words
-    )
 
 
 def plausible_email(value: str) -> bool:

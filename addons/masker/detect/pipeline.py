@@ -3,7 +3,9 @@
 Order of work for one request:
 1. every text goes through the regex and spoken-form passes (cheap, pure Python);
 2. texts not already in the detection cache go to the NER pass in one batch;
-3. candidates are filtered by the policy (kind enabled, pass allowed for the
+3. NER organisations and places right after a transfer cue ("sent to ...")
+   are trusted more (``masker.detect.facility``);
+4. candidates are filtered by the policy (kind enabled, pass allowed for the
    kind, confidence >= the kind's threshold), dates near a birth cue become
    DOB, ``merge_spans`` leaves one span per character, and nothing inside a
    Masker token already in the text is kept.
@@ -19,6 +21,7 @@ from typing import Sequence
 import regex
 
 from masker.detect.cache import DetectionCache
+from masker.detect.facility import trust_after_movement
 from masker.detect.merge import merge_spans
 from masker.detect.ner import NerPass
 from masker.detect.regex import RegexPass
@@ -65,7 +68,7 @@ class Detector:
         ner_spans = self._run_ner([texts[i] for i in todo])
         for j, i in enumerate(todo):
             text = texts[i]
-            candidates = self._rule_based(text) + ner_spans[j]
+            candidates = self._rule_based(text) + trust_after_movement(text, ner_spans[j])
             spans = _outside_tokens(text, merge_spans(_promote_dob(text, self._allowed(candidates)), text=text))
             results[i] = spans
             if self._cache is not None:

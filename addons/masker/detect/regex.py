@@ -35,6 +35,8 @@ from masker.detect.context import (
     lower_ascii,
     windows,
 )
+from masker.detect.facility import CUE_CONFIDENCE as FACILITY_CONFIDENCE
+from masker.detect.facility import facility_initials
 from masker.detect.spans import Span
 from masker.policy.model import Policy
 
@@ -42,7 +44,7 @@ KINDS: frozenset[str] = frozenset(
     {
         "PHONE", "FAX", "EMAIL", "SSN", "ZIP", "ADDRESS", "DATE", "DOB", "AGE", "MRN",
         "ACCOUNT", "CREDIT_CARD", "VIN", "IP_ADDRESS", "URL", "MAC_ADDRESS", "DEVICE",
-        "HEALTH_PLAN", "LICENSE", "VEHICLE", "NPI",
+        "HEALTH_PLAN", "LICENSE", "VEHICLE", "NPI", "ORGANIZATION",
     }
 )
 
@@ -143,6 +145,8 @@ class RegexPass:
             self._ages(text, low, add)
             self._zips(text, add)
             self._addresses(text, low, add)
+        for start, end in facility_initials(text):
+            add(start, end, "ORGANIZATION", "facility_initials", FACILITY_CONFIDENCE)
         self._tenant_patterns(text, add)
         if self._boost:
             spans = [self._boosted(text, s) for s in spans]
@@ -472,6 +476,9 @@ class RegexPass:
                 # "seen 3/14", "11/02": two digits after the slash are rarely a score
                 # ("/10" is: pain scales), a ratio or a setting.
                 found.append((m.start(), m.end(), "date_numeric", 0.62))
+            elif not _fraction_like(month, day) and not cue_after(P.MD_AFTER_NEGATIVE_RE, text, m.end(), 8):
+                # "extubated 7/2", "LBM 11/4": notes date events by month/day alone.
+                found.append((m.start(), m.end(), "date_numeric", 0.6))
         months = windows(text, find_words(low, P.MONTH_TRIGGERS), 16, 24)
         for m in _finditer_in(P.DATE_WRITTEN, text, months):
             day, year = m.group("d"), m.group("y")
@@ -576,6 +583,11 @@ def _iban_ok(value: str) -> bool:
     rearranged = iban[4:] + iban[:4]
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _fraction_like(numerator: int, denominator: int) -> bool:
+    """"1/2", "2/3", "3/4" (fractions) and "2/2", "5/5" (counts, strengths) rather than dates."""
+    return numerator < denominator <= 4 or numerator == denominator <= 5
 
 
 def _finditer_in(pattern: regex.Pattern[str], text: str, regions: list[tuple[int, int]]):

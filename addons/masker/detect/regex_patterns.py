@@ -372,6 +372,12 @@ SLASH_AFTER_NEGATIVE_CUES = (
     # ventilator modes and oxygen after the numbers: "10/5 BIPAP", "12/5/65% FIO2"
     r"bi-?\s*pap", r"c-?pap", r"peep", r"ps", r"psv", r"fio2",
 )
+# After a month/day with a one-digit day: chest pain scores, culture bottles, "1/2 way up"
+# (crackles), "1/2 amp", "3/4 strength", doses, rates and hours.
+MD_AFTER_NEGATIVE_CUES = (
+    r"cp", r"angina", r"bottles?", r"sets?", r"bl", r"b?cx", r"up", r"way", r"amps?", r"str(?:ength)?",
+    r"tabs?", r"dose", r"rate", r"hrs?", r"hours?", r"liters?",
+)
 # Luhn-valid numbers that are something else: IMEIs, serials, NPIs, orders.
 CARD_NEGATIVE_CUES = NEGATIVE_CUES + (r"imei", r"meid", r"serial" + _NUM, r"s/n", r"device", r"npi")
 
@@ -391,4 +397,5 @@ SLASH_NEGATIVE_RE = compile_cues(SLASH_NEGATIVE_CUES)
 # A whole number right before "n/n" makes it a fraction or a product: "3 1/2", "600x12/5".
 WHOLE_BEFORE_FRACTION = regex.compile(r"(?:[0-9]\s|[0-9]\s*[x×]\s*)$", regex.IGNORECASE)
 SLASH_AFTER_NEGATIVE_RE = compile_cues(SLASH_AFTER_NEGATIVE_CUES)
+MD_AFTER_NEGATIVE_RE = compile_cues(SLASH_AFTER_NEGATIVE_CUES + MD_AFTER_NEGATIVE_CUES)
 CARD_NEGATIVE_RE = compile_cues(CARD_NEGATIVE_CUES)

@@ -1,0 +1,84 @@
+"""Outside facilities named right after a transfer: "transferred to GH", "went to Harbor".
+
+Notes name the hospital, rehab or nursing home a patient came from or goes to
+by its initials or a short name, right after a movement verb ("transferred",
+"sent", "admitted", "med-flighted", "d/c'd") and a preposition. Where that
+cue stands immediately before a word, two rules apply:
+
+* ``facility_initials``: an all-caps word of 2-4 letters after the cue is an
+  ORGANIZATION unless it is a hospital unit, a clinical abbreviation or a
+  common English word ("to CCU", "to OR", "to BED" are not facilities);
+* ``trust_after_movement``: an NER ORGANIZATION or LOCATION span after the cue
+  is raised to ``CUE_CONFIDENCE`` when the model gave it at least
+  ``MODEL_FLOOR``; the model is often unsure of a short or all-caps name
+  ("BALTIMORE REHAB" at 0.58) that the cue makes plain.
+
+Nothing here fires on a word that is not directly after such a cue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import regex
+
+from masker.detect.shorthand import CLINICAL_SHORTHAND
+from masker.detect.spans import Span
+
+CUE_CONFIDENCE = 0.85
+MODEL_FLOOR = 0.5
+
+_VERBS = (
+    r"transferr?(?:ed|ing)?|trans|xferr?(?:ed|d)?|tx'?d|sent|referr?(?:ed)?|(?:re)?admit(?:ted)?|adm"
+    r"|discharged?|d/?c'?d|went|go(?:ing|es)?|came|come|coming|brought|return(?:ed|ing)?|back"
+    r"|(?:med-?\s?)?flighted|flown|arrived|presented|followed|screened|seen|evaluated|enroute|en\s+route"
+    r"|records|placement|leave|left"
+)
+# The cue, anchored to end right before the candidate (searched backwards).
+_CUE = regex.compile(
+    r"(?<![\p{L}])(?:" + _VERBS + r")(?:\s+(?:back|over|him|her|pt|patient))?"
+    r"\s+(?:to|from|into|at|in|by)\s+(?:the\s+)?$",
+    regex.IGNORECASE,
+)
+# A preposition, an optional article, then all-caps initials (the verb is checked after).
+_INITIALS = regex.compile(
+    r"(?<!\p{L})(?i:to|from|into|at|in|by)\s+(?:(?i:the)\s+)?(?P<initials>\p{Lu}{2,4})(?![\p{L}\p{N}&/'-])"
+)
+# Places inside a hospital and common words that follow "sent to", "went to".
+_NOT_FACILITY = frozenset("""
+ED ER EW OR EP IR PT OT SLP ICU CCU MICU SICU CSRU NICU PACU TCU SNF VNA CT MRI US LAB CATH
+HOME BED BEDS WORK SCHOOL ROOM UNIT FLOOR CHAIR REST HIM HER HIS ITS ME US YOU THEM
+THE THIS THAT ALL ANY ONE TWO SIX TEN FOR AND BUT NOT NO YES SO UP OUT OFF ON IN AT BY AN MY OUR
+SEE GET GO BE DO SAY USE AM PM DR MR MRS MS AF VT VF SB ST NSR EKG HD CRRT HOB
+""".split())
+_WINDOW = 48
+
+
+def _after_cue(text: str, start: int) -> bool:
+    return _CUE.search(text, max(0, start - _WINDOW), start) is not None
+
+
+def facility_initials(text: str) -> list[tuple[int, int]]:
+    """(start, end) of all-caps initials standing right after a movement cue."""
+    found: list[tuple[int, int]] = []
+    for m in _INITIALS.finditer(text):
+        word = m.group("initials")
+        if word in _NOT_FACILITY or word in CLINICAL_SHORTHAND:
+            continue
+        if _after_cue(text, m.start("initials")):
+            found.append((m.start("initials"), m.end("initials")))
+    return found
+
+
+def trust_after_movement(text: str, spans: Sequence[Span]) -> list[Span]:
+    """NER ORGANIZATION / LOCATION spans right after a movement cue, confidence raised."""
+    out: list[Span] = []
+    for span in spans:
+        if (
+            span.kind in ("ORGANIZATION", "LOCATION")
+            and MODEL_FLOOR <= span.confidence < CUE_CONFIDENCE
+            and _after_cue(text, span.start)
+        ):
+            span = Span(span.start, span.end, span.kind, span.pass_name, span.detector, CUE_CONFIDENCE)
+        out.append(span)
+    return out

@@ -1,0 +1,73 @@
+"""Outside facilities right after a transfer cue (masker.detect.facility)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import replace
+
+import pytest
+
+from masker.detect.facility import CUE_CONFIDENCE, facility_initials, trust_after_movement
+from masker.detect.pipeline import Detector
+from masker.detect.spans import Span
+from masker.policy.load import default_policy_path, load_policy
+
+
+def initials(text: str) -> list[str]:
+    return [text[s:e] for s, e in facility_initials(text)]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("7/23 SEEN AT OSH; REFERRED TO GH.", "GH"),
+    ("Pt was med-flighted to BWH for cath", "BWH"),
+    ("ADMITTED TO THE NWH FOR CHEST PAIN", "NWH"),
+    ("recently d/c'd from SJMC with PNA", "SJMC"),
+    ("records requested, seen by GBMC nurse", "GBMC"),
+])
+def test_initials_after_a_movement_cue_are_a_facility(text: str, value: str) -> None:
+    assert initials(text) == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "TRANSFERRED TO CCU FROM THE ED",  # hospital units
+    "SENT TO CT, BACK TO OR AT 1400",
+    "PT WENT TO BED AT 2200",  # plain words in an all-caps note
+    "GH FOLLOWS HIM",  # no cue before the initials
+    "GIVEN TO PT IN AM",  # a preposition with no movement verb
+    "transferred to Gh later",  # not written as initials
+])
+def test_no_facility_without_the_cue_or_for_units_and_words(text: str) -> None:
+    assert initials(text) == []
+
+
+def test_a_weak_model_organisation_after_a_cue_is_trusted() -> None:
+    text = "P: TRANSFER TO BALTIMORE REHAB. DINNER AT BALTIMORE REHAB."
+    first, second = (Span(m.start(), m.end(), "ORGANIZATION", "ner", "ner", 0.58)
+                     for m in re.finditer("BALTIMORE REHAB", text))
+    too_weak = Span(0, 1, "ORGANIZATION", "ner", "ner", 0.3)
+    name = Span(0, 1, "NAME", "ner", "ner", 0.58)
+    out = trust_after_movement(text, [first, second, too_weak, name])
+    assert out[0].confidence == CUE_CONFIDENCE
+    assert out[1:] == [second, too_weak, name]  # no cue, below the floor, not a place
+
+
+class _WeakOrgs:
+    """A stand-in model that reports every 'Baltimore Rehab' as an unsure organisation."""
+
+    provider = "test"
+
+    def detect_batch(self, texts: list[str]) -> list[list[Span]]:
+        return [[Span(m.start(), m.end(), "ORGANIZATION", "ner", "ner", 0.6)
+                 for m in re.finditer("Baltimore Rehab", t)] for t in texts]
+
+
+def test_detector_masks_a_cued_facility_the_model_was_unsure_of() -> None:
+    policy = replace(load_policy(default_policy_path(), {"MASKER_KEY_K_HEALTHCARE": base64.b64encode(b"k" * 32).decode()}), passes=("regex", "ner"))
+    assert policy.rule("ORGANIZATION").confidence_threshold > 0.6
+    detector = Detector(policy, ner=_WeakOrgs())
+    text = "Plan to go to Baltimore Rehab. Baltimore Rehab called."
+    spans = detector.detect(text)
+    assert [(s.kind, text[s.start:s.end], s.start) for s in spans] == [
+        ("ORGANIZATION", "Baltimore Rehab", 14)
+    ]
