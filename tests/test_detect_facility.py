@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from masker.detect.facility import CUE_CONFIDENCE, facility_initials, trust_after_movement
+from masker.detect.facility import CUE_CONFIDENCE, facility_initials, trust_after_movement, ward_with_floor
 from masker.detect.pipeline import Detector
 from masker.detect.spans import Span
 from masker.policy.load import default_policy_path, load_policy
@@ -71,3 +71,23 @@ def test_detector_masks_a_cued_facility_the_model_was_unsure_of() -> None:
     assert [(s.kind, text[s.start:s.end], s.start) for s in spans] == [
         ("ORGANIZATION", "Baltimore Rehab", 14)
     ]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("PLAN: TRANSFER TO ELLISON 12 IN AM", "ELLISON"),
+    ("pt admitted from baker 4b overnight", "baker"),
+    ("Transferred back to Wang 3.", "Wang"),
+])
+def test_a_ward_with_its_floor_after_a_movement_verb(text: str, value: str) -> None:
+    assert [text[s:e] for s, e in ward_with_floor(text)] == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "switched to dopamine 5 mcg/kg/min",  # a dose, not a floor
+    "transferred to floor 4 this am",  # a word for a place, not its name
+    "transferred to Ellison 4 days ago",  # a duration
+    "pt on Ellison 12",  # no movement verb
+    "transferred to ICU 3 at 1400",  # a unit
+])
+def test_no_ward_for_doses_units_or_without_the_verb(text: str) -> None:
+    assert ward_with_floor(text) == []

@@ -1,13 +1,18 @@
 """Outside facilities named right after a transfer: "transferred to GH", "went to Harbor".
 
 Notes name the hospital, rehab or nursing home a patient came from or goes to
-by its initials or a short name, right after a movement verb ("transferred",
-"sent", "admitted", "med-flighted", "d/c'd") and a preposition. Where that
-cue stands immediately before a word, two rules apply:
+by its initials or a short name, and the ward by its building and floor,
+right after a movement verb ("transferred", "sent", "admitted",
+"med-flighted", "d/c'd") and a preposition. Where that cue stands
+immediately before a word, three rules apply:
 
 * ``facility_initials``: an all-caps word of 2-4 letters after the cue is an
   ORGANIZATION unless it is a hospital unit, a clinical abbreviation or a
   common English word ("to CCU", "to OR", "to BED" are not facilities);
+* ``ward_with_floor``: a word of 4+ letters followed by a floor number
+  ("transfer to Baker 4", "from ELLISON 12B") is a LOCATION unless it is a
+  unit, a clinical abbreviation or a word such as "floor", "bed", "level";
+  a number that is a dose, count or duration ("to dopamine 5 mcg") is no floor;
 * ``trust_after_movement``: an NER ORGANIZATION or LOCATION span after the cue
   is raised to ``CUE_CONFIDENCE`` when the model gave it at least
   ``MODEL_FLOOR``; the model is often unsure of a short or all-caps name
@@ -52,6 +57,19 @@ THE THIS THAT ALL ANY ONE TWO SIX TEN FOR AND BUT NOT NO YES SO UP OUT OFF ON IN
 SEE GET GO BE DO SAY USE AM PM DR MR MRS MS AF VT VF SB ST NSR EKG HD CRRT HOB
 """.split())
 _WINDOW = 48
+# A ward or building named with its floor after a movement verb: "transfer to Baker 4",
+# "admitted from ELLISON 12B". The floor must not be a dose, a count or a time.
+_WARD = regex.compile(
+    r"(?<!\p{L})(?:" + _VERBS + r")(?:\s+(?:back|over|him|her|pt|patient))?"
+    r"\s+(?:(?:to|from|into|at|in|on)\s+)?(?:the\s+)?"
+    r"(?P<ward>\p{L}[\p{L}'-]{3,})\s*(?:[1-9]|1[0-9]|20)[a-d]?"
+    r"(?![\p{L}\p{N}/%]|[.,:]\p{N}|\s*(?:mg|mcg|units?|ml|cc|liters?|l|hours?|hrs?|days?|weeks?|x|times)(?!\p{L}))",
+    regex.IGNORECASE,
+)
+_NOT_WARD = frozenset("""
+floor bed beds room unit ward pod bay level step stage station rehab grade cycle day week month year
+baseline sleep line lines dose doses liters units hours times the chair cath home work
+""".split())
 
 
 def _after_cue(text: str, start: int) -> bool:
@@ -67,6 +85,17 @@ def facility_initials(text: str) -> list[tuple[int, int]]:
             continue
         if _after_cue(text, m.start("initials")):
             found.append((m.start("initials"), m.end("initials")))
+    return found
+
+
+def ward_with_floor(text: str) -> list[tuple[int, int]]:
+    """(start, end) of a ward or building name followed by its floor, after a movement verb."""
+    found: list[tuple[int, int]] = []
+    for m in _WARD.finditer(text):
+        word = m.group("ward")
+        if word.lower() in _NOT_WARD or word.upper() in CLINICAL_SHORTHAND or word.upper() in _NOT_FACILITY:
+            continue
+        found.append((m.start("ward"), m.end("ward")))
     return found
 
 

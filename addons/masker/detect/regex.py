@@ -36,15 +36,17 @@ from masker.detect.context import (
     windows,
 )
 from masker.detect.facility import CUE_CONFIDENCE as FACILITY_CONFIDENCE
-from masker.detect.facility import facility_initials
+from masker.detect.facility import facility_initials, ward_with_floor
 from masker.detect.spans import Span
+from masker.detect.staff import CONFIDENCE as STAFF_CONFIDENCE
+from masker.detect.staff import staff_names
 from masker.policy.model import Policy
 
 KINDS: frozenset[str] = frozenset(
     {
         "PHONE", "FAX", "EMAIL", "SSN", "ZIP", "ADDRESS", "DATE", "DOB", "AGE", "MRN",
         "ACCOUNT", "CREDIT_CARD", "VIN", "IP_ADDRESS", "URL", "MAC_ADDRESS", "DEVICE",
-        "HEALTH_PLAN", "LICENSE", "VEHICLE", "NPI", "ORGANIZATION",
+        "HEALTH_PLAN", "LICENSE", "VEHICLE", "NPI", "ORGANIZATION", "LOCATION", "NAME",
     }
 )
 
@@ -147,6 +149,10 @@ class RegexPass:
             self._addresses(text, low, add)
         for start, end in facility_initials(text):
             add(start, end, "ORGANIZATION", "facility_initials", FACILITY_CONFIDENCE)
+        for start, end in ward_with_floor(text):
+            add(start, end, "LOCATION", "ward_floor", FACILITY_CONFIDENCE)
+        for start, end in staff_names(text):
+            add(start, end, "NAME", "staff_name", STAFF_CONFIDENCE)
         self._tenant_patterns(text, add)
         if self._boost:
             spans = [self._boosted(text, s) for s in spans]

@@ -1,0 +1,77 @@
+"""Clinicians named the way notes name them: "E. WELSH AWARE", "per NP Wolfe", "Dan Forman, RRT".
+
+Notes refer to staff by an initial and surname, by a credential and surname,
+or sign with a name and a credential. The model misses many of these in
+capitals and shorthand. Each rule below needs two signals, never a
+capitalised word alone:
+
+* an initial with a dot and a surname, then a credential or a word of the
+  form "aware", "notified", "paged" (``Z. MILLER AWARE``, ``K. Abrams PA``),
+  or after "per", "by", "w/", "called", "paged" (``AS PER E. WELSH``);
+* a credential or "Dr" and a surname, then such a word (``NP Wolfe aware``,
+  ``MD SPEARS NOTIFIED``), or after "per"/"by"/"w/" (``per NP Patty``);
+* two or three title-case words, then a comma and a credential
+  (``Arthur Peppler, MD``), or two or three capitalised words and a
+  credential ending the line (a signature: ``BERNARD FOLEY, CRT``).
+"""
+
+from __future__ import annotations
+
+import regex
+
+from masker.detect.shorthand import CLINICAL_SHORTHAND
+
+CONFIDENCE = 0.85
+
+_CREDENTIAL = r"(?:MD|M\.D\.|NP|PA|PA-C|RN|RRT|CRT|DO|CNS|RPh|PharmD|LICSW|LCSW|MSW|PT|OT|SLP)"
+_AFTER = r"(?:aware|notified|informed|paged|called|updated|in\s+to|into|at\s+(?:the\s+)?bedside|ordered|placed|here|made\s+aware)"
+_BEFORE = r"(?:per|by|w/|with|called|paged|notified|informed|d/w|discussed\s+with|spoke\s+(?:with|to))"
+# A surname: a capitalised word (or all caps), hyphen or apostrophe inside.
+_SURNAME = r"\p{Lu}[\p{L}'-]*\p{L}"
+_INITIAL = r"\p{Lu}\.\s?"
+
+_INITIAL_NAME = regex.compile(
+    r"(?<![\p{L}.])(?P<name>" + _INITIAL + _SURNAME + r")"
+    r"(?=\s*,?\s*" + _CREDENTIAL + r"(?!\p{L})|\s+(?i:" + _AFTER + r")(?!\p{L}))"
+)
+_CUED_INITIAL_NAME = regex.compile(
+    r"(?<!\p{L})(?i:" + _BEFORE + r")\s*(?:(?i:dr)\.?\s+)?(?P<name>" + _INITIAL + _SURNAME + r")(?!\p{L}|\.\p{L})"
+)
+_TITLED_NAME = regex.compile(
+    r"(?<!\p{L})(?i:" + _CREDENTIAL + r"|dr)\.?\s+(?P<name>" + _SURNAME + r")"
+    r"(?=\s+(?i:" + _AFTER + r")(?!\p{L}))"
+)
+_CUED_TITLED_NAME = regex.compile(
+    r"(?<!\p{L})(?i:" + _BEFORE + r")\s*(?i:" + _CREDENTIAL + r"|dr)\.?\s+(?P<name>\p{Lu}\p{Ll}[\p{L}'-]*)(?!\p{L})"
+)
+_FULL_NAME = r"\p{Lu}[\p{L}'-]+(?:\s+\p{Lu}\.?)?(?:\s+\p{Lu}[\p{L}'-]+){1,2}"
+_TITLE_CASE_NAME = r"\p{Lu}\p{Ll}[\p{L}'-]*(?:\s+\p{Lu}\.?)?(?:\s+\p{Lu}\p{Ll}[\p{L}'-]*){1,2}"
+_SIGNATURE = regex.compile(
+    r"(?m)(?<![\p{L}])(?:(?P<name>" + _TITLE_CASE_NAME + r"),\s*" + _CREDENTIAL + r"(?!\p{L})"
+    r"|(?P<name>" + _FULL_NAME + r"),?\s+" + _CREDENTIAL + r"[ \t]*(?:$|\|))"
+)
+_PATTERNS = (_INITIAL_NAME, _CUED_INITIAL_NAME, _TITLED_NAME, _CUED_TITLED_NAME, _SIGNATURE)
+# Words that follow a credential or an initial but name nobody.
+_NOT_NAME = frozenset("""
+AWARE NOTIFIED INFORMED PAGED CALLED UPDATED ORDERED PLACED HERE TEAM STAFF ON CALL NURSE NURSING
+RESIDENT INTERN FELLOW ATTENDING SERVICE THE THIS THAT AND OR TO IN AT OF FOR WITH FROM PT PATIENT
+""".split()) | frozenset(  # species after a genus initial: "E. coli", "S. aureus"
+    """COLI AUREUS DIFF DIFFICILE PYLORI AERUGINOSA PNEUMONIAE EPIDERMIDIS FAECALIS FAECIUM ALBICANS
+    GLABRATA MARCESCENS CLOACAE FRAGILIS INFLUENZAE MIRABILIS MALTOPHILIA BAUMANNII AEROGENES OXYTOCA
+    MENINGITIDIS GONORRHOEAE TRACHOMATIS JIROVECII CARINII NEOFORMANS FUMIGATUS MONOCYTOGENES
+    PERFRINGENS AGALACTIAE PYOGENES VIRIDANS BOVIS HAEMOLYTICUS LUGDUNENSIS SAPROPHYTICUS""".split()
+)
+
+
+def staff_names(text: str) -> list[tuple[int, int]]:
+    """(start, end) of clinician names found by the rules in the module docstring."""
+    found: set[tuple[int, int]] = set()
+    for pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            name = m.group("name")
+            words = regex.findall(r"\p{L}[\p{L}'-]*", name)
+            if any(w.upper() in _NOT_NAME or w.upper() in CLINICAL_SHORTHAND for w in words if len(w) > 1):
+                continue
+            found.add((m.start("name"), m.end("name")))
+    # one span per name: drop those inside another ("A. FORMAN-LYONS" in "DAN A. FORMAN-LYONS")
+    return sorted(s for s in found if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in found))

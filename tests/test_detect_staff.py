@@ -1,0 +1,38 @@
+"""Clinicians named by initial, credential or signature (masker.detect.staff)."""
+
+from __future__ import annotations
+
+import pytest
+
+from masker.detect.staff import staff_names
+
+
+def names(text: str) -> list[str]:
+    return [text[s:e] for s, e in staff_names(text)]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("INR 6.0. E. WELSH AWARE. FFP GIVEN", "E. WELSH"),
+    ("REVERSALS NOT GIVEN PER K. ABRAMS PA.", "K. ABRAMS"),
+    ("CVL PLACED OVER WIRE BY C. BERTHA. NO BLEEDING", "C. BERTHA"),
+    ("sats 87% -> J. Chang PA into evaluate", "J. Chang"),
+    ("CI>2, NP Wolfe AWARE.", "Wolfe"),
+    ("CXR improved per NP Patty, cont lasix", "Patty"),
+    ("resp- Arthur Peppler, MD made no vent changes", "Arthur Peppler"),
+    ("suctioned for thick sputum.\nBERNARD FOLEY, CRT\n", "BERNARD FOLEY"),
+    ("SX. THICK YELLOW SPUTUM. | DAN A. FORMAN-LYONS, RRT |", "DAN A. FORMAN-LYONS"),
+])
+def test_staff_named_with_an_initial_credential_or_signature(text: str, value: str) -> None:
+    assert names(text) == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "URINE GREW E. COLI, MD AWARE",  # an organism; "MD AWARE" names nobody
+    "BLOOD CX: S. AUREUS",
+    "HEPARIN DRIP STOPPED, PA AWARE",  # capitals before a credential, mid-line
+    "A. Fib noted, team aware",
+    "RN TO FOLLOW UP, PT SEEN BY OT",
+    "Smith aware",  # a capitalised word alone is not enough
+])
+def test_no_name_without_two_signals(text: str) -> None:
+    assert names(text) == []
