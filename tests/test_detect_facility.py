@@ -8,7 +8,13 @@ from dataclasses import replace
 
 import pytest
 
-from masker.detect.facility import CUE_CONFIDENCE, facility_initials, trust_after_movement, ward_with_floor
+from masker.detect.facility import (
+    CUE_CONFIDENCE,
+    facility_initials,
+    named_facilities,
+    trust_after_movement,
+    ward_with_floor,
+)
 from masker.detect.pipeline import Detector
 from masker.detect.spans import Span
 from masker.policy.load import default_policy_path, load_policy
@@ -53,23 +59,23 @@ def test_a_weak_model_organisation_after_a_cue_is_trusted() -> None:
 
 
 class _WeakOrgs:
-    """A stand-in model that reports every 'Baltimore Rehab' as an unsure organisation."""
+    """A stand-in model that reports every 'Harborview' as an unsure organisation."""
 
     provider = "test"
 
     def detect_batch(self, texts: list[str]) -> list[list[Span]]:
         return [[Span(m.start(), m.end(), "ORGANIZATION", "ner", "ner", 0.6)
-                 for m in re.finditer("Baltimore Rehab", t)] for t in texts]
+                 for m in re.finditer("Harborview", t)] for t in texts]
 
 
 def test_detector_masks_a_cued_facility_the_model_was_unsure_of() -> None:
     policy = replace(load_policy(default_policy_path(), {"MASKER_KEY_K_HEALTHCARE": base64.b64encode(b"k" * 32).decode()}), passes=("regex", "ner"))
     assert policy.rule("ORGANIZATION").confidence_threshold > 0.6
     detector = Detector(policy, ner=_WeakOrgs())
-    text = "Plan to go to Baltimore Rehab. Baltimore Rehab called."
+    text = "Plan to go to Harborview. Harborview called."
     spans = detector.detect(text)
     assert [(s.kind, text[s.start:s.end], s.start) for s in spans] == [
-        ("ORGANIZATION", "Baltimore Rehab", 14)
+        ("ORGANIZATION", "Harborview", 14)
     ]
 
 
@@ -91,3 +97,24 @@ def test_a_ward_with_its_floor_after_a_movement_verb(text: str, value: str) -> N
 ])
 def test_no_ward_for_doses_units_or_without_the_verb(text: str) -> None:
     assert ward_with_floor(text) == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ("83 y.o. female admitted from Kessler Adventist for cath", "Kessler Adventist"),
+    ("MedFlight from Greater Baltimore Med Ctr for w/u", "Greater Baltimore Med Ctr"),
+    ("seen at St. Luke's Hospital last year", "St. Luke's Hospital"),
+])
+def test_title_case_names_ending_in_a_facility_word(text: str, value: str) -> None:
+    assert [text[s:e] for s, e in named_facilities(text)] == [value]
+
+
+@pytest.mark.parametrize("text", ["Transfer to Rehab when stable", "Await Rehab placement", "TO HARBOR HOSP"])
+def test_no_facility_name_from_plan_words_or_capitals(text: str) -> None:
+    assert named_facilities(text) == []
+
+
+def test_a_model_place_before_a_facility_word_becomes_the_facility() -> None:
+    text = "P: TRANSFER TO BALTIMORE REHAB | MONITOR BS"
+    start = text.index("BALTIMORE")
+    [span] = trust_after_movement(text, [Span(start, start + 9, "LOCATION", "ner", "ner", 0.6)])
+    assert (text[span.start:span.end], span.kind, span.confidence) == ("BALTIMORE REHAB", "ORGANIZATION", CUE_CONFIDENCE)

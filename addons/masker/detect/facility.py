@@ -18,7 +18,11 @@ immediately before a word, three rules apply:
   ``MODEL_FLOOR``; the model is often unsure of a short or all-caps name
   ("BALTIMORE REHAB" at 0.58) that the cue makes plain.
 
-Nothing here fires on a word that is not directly after such a cue.
+A facility word after a name is the other signal used here, cue or not:
+``named_facilities`` finds title-case names ending in one ("Harbor Hosp",
+"Kessler Adventist", "Greater Baltimore Med Ctr"), and an NER place or
+organisation right before one ("BALTIMORE" + "REHAB") takes it in and becomes
+an ORGANIZATION (``trust_after_movement``).
 """
 
 from __future__ import annotations
@@ -66,6 +70,23 @@ _WARD = regex.compile(
     r"(?![\p{L}\p{N}/%]|[.,:]\p{N}|\s*(?:mg|mcg|units?|ml|cc|liters?|l|hours?|hrs?|days?|weeks?|x|times)(?!\p{L}))",
     regex.IGNORECASE,
 )
+# Words that end a facility's name.
+_FACILITY_WORDS = (
+    r"Hospital|Hosp\.?|Medical\s+Center|Medical\s+Ctr\.?|Med\.?\s+Ctr\.?|Med\.?\s+Center|Rehab|Rehabilitation"
+    r"(?:\s+(?:Center|Hospital))?|Memorial|Clinic|Nursing\s+Home|Nursing\s+Center|Health\s+Center|Infirmary"
+    r"|Hospice|Adventist|Campus|Sanatorium|Manor"
+)
+_FACILITY_SUFFIX = regex.compile(r"\s+(?i:" + _FACILITY_WORDS + r")(?!\p{L})")
+# One to four title-case words (with "of", "St.") before a facility word, all in title case.
+_NAMED_FACILITY = regex.compile(
+    r"(?<![\p{L}])(?P<first>\p{Lu}\p{Ll}+\.?)(?:\s+(?:of\s+)?(?:\p{Lu}\p{Ll}+'?s?|St\.?)){0,3}\s+(?:"
+    + _FACILITY_WORDS + r")(?!\p{L})"
+)
+# Title-case words that start a sentence or a plan, not a facility's name.
+_NOT_FACILITY_START = frozenset("""
+The This That To From At In For And Or Plan Await Awaiting Discharge Transfer Transferred Transfered Sent
+Pt Patient Called Call Spoke Will Per Screened Seen Family Wife Husband Son Daughter Consult Going Went
+""".split())
 _NOT_WARD = frozenset("""
 floor bed beds room unit ward pod bay level step stage station rehab grade cycle day week month year
 baseline sleep line lines dose doses liters units hours times the chair cath home work
@@ -99,15 +120,27 @@ def ward_with_floor(text: str) -> list[tuple[int, int]]:
     return found
 
 
+def named_facilities(text: str) -> list[tuple[int, int]]:
+    """(start, end) of title-case names ending in a facility word: "Harbor Hosp", "Kessler Adventist"."""
+    return [(m.start(), m.end()) for m in _NAMED_FACILITY.finditer(text)
+            if m.group("first") not in _NOT_FACILITY_START]
+
+
 def trust_after_movement(text: str, spans: Sequence[Span]) -> list[Span]:
-    """NER ORGANIZATION / LOCATION spans right after a movement cue, confidence raised."""
+    """NER organisations and places made surer by what stands around them.
+
+    Right after a movement cue the confidence is raised to ``CUE_CONFIDENCE``;
+    right before a facility word ("BALTIMORE" + " REHAB") the span also takes
+    in that word and becomes an ORGANIZATION.
+    """
     out: list[Span] = []
     for span in spans:
-        if (
-            span.kind in ("ORGANIZATION", "LOCATION")
-            and MODEL_FLOOR <= span.confidence < CUE_CONFIDENCE
-            and _after_cue(text, span.start)
-        ):
-            span = Span(span.start, span.end, span.kind, span.pass_name, span.detector, CUE_CONFIDENCE)
+        if span.kind in ("ORGANIZATION", "LOCATION") and span.confidence >= MODEL_FLOOR:
+            suffix = _FACILITY_SUFFIX.match(text, span.end)
+            if suffix is not None:
+                span = Span(span.start, suffix.end(), "ORGANIZATION", span.pass_name, span.detector,
+                            max(span.confidence, CUE_CONFIDENCE))
+            elif span.confidence < CUE_CONFIDENCE and _after_cue(text, span.start):
+                span = Span(span.start, span.end, span.kind, span.pass_name, span.detector, CUE_CONFIDENCE)
         out.append(span)
     return out

@@ -36,7 +36,7 @@ from masker.detect.context import (
     windows,
 )
 from masker.detect.facility import CUE_CONFIDENCE as FACILITY_CONFIDENCE
-from masker.detect.facility import facility_initials, ward_with_floor
+from masker.detect.facility import facility_initials, named_facilities, ward_with_floor
 from masker.detect.spans import Span
 from masker.detect.staff import CONFIDENCE as STAFF_CONFIDENCE
 from masker.detect.staff import staff_names
@@ -149,6 +149,8 @@ class RegexPass:
             self._addresses(text, low, add)
         for start, end in facility_initials(text):
             add(start, end, "ORGANIZATION", "facility_initials", FACILITY_CONFIDENCE)
+        for start, end in named_facilities(text):
+            add(start, end, "ORGANIZATION", "facility_name", FACILITY_CONFIDENCE)
         for start, end in ward_with_floor(text):
             add(start, end, "LOCATION", "ward_floor", FACILITY_CONFIDENCE)
         for start, end in staff_names(text):
