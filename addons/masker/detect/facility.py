@@ -43,10 +43,11 @@ _VERBS = (
     r"|(?:med-?\s?)?flighted|flown|arrived|presented|followed|screened|seen|evaluated|enroute|en\s+route"
     r"|records|placement|leave|left"
 )
+# A movement verb, maybe with its object: "transferred", "sent him back".
+_MOVEMENT = r"(?<!\p{L})(?:" + _VERBS + r")(?:\s+(?:back|over|him|her|pt|patient))?"
 # The cue, anchored to end right before the candidate (searched backwards).
 _CUE = regex.compile(
-    r"(?<![\p{L}])(?:" + _VERBS + r")(?:\s+(?:back|over|him|her|pt|patient))?"
-    r"\s+(?:to|from|into|at|in|by)\s+(?:the\s+)?$",
+    _MOVEMENT + r"\s+(?:to|from|into|at|in|by)\s+(?:the\s+)?$",
     regex.IGNORECASE,
 )
 # A preposition, an optional article, then all-caps initials (the verb is checked after).
@@ -56,7 +57,7 @@ _INITIALS = regex.compile(
 # Places inside a hospital and common words that follow "sent to", "went to".
 _NOT_FACILITY = frozenset("""
 ED ER EW OR EP IR PT OT SLP ICU CCU MICU SICU CSRU NICU PACU TCU SNF VNA CT MRI US LAB CATH
-HOME BED BEDS WORK SCHOOL ROOM UNIT FLOOR CHAIR REST HIM HER HIS ITS ME US YOU THEM
+HOME BED BEDS WORK SCHOOL ROOM UNIT FLOOR CHAIR REST HIM HER HIS ITS ME YOU THEM
 THE THIS THAT ALL ANY ONE TWO SIX TEN FOR AND BUT NOT NO YES SO UP OUT OFF ON IN AT BY AN MY OUR
 SEE GET GO BE DO SAY USE AM PM DR MR MRS MS AF VT VF SB ST NSR EKG HD CRRT HOB
 """.split())
@@ -64,8 +65,7 @@ _WINDOW = 48
 # A ward or building named with its floor after a movement verb: "transfer to Baker 4",
 # "admitted from ELLISON 12B". The floor must not be a dose, a count or a time.
 _WARD = regex.compile(
-    r"(?<!\p{L})(?:" + _VERBS + r")(?:\s+(?:back|over|him|her|pt|patient))?"
-    r"\s+(?:(?:to|from|into|at|in|on)\s+)?(?:the\s+)?"
+    _MOVEMENT + r"\s+(?:(?:to|from|into|at|in|on)\s+)?(?:the\s+)?"
     r"(?P<ward>\p{L}[\p{L}'-]{3,})\s*(?:[1-9]|1[0-9]|20)[a-d]?"
     r"(?![\p{L}\p{N}/%]|[.,:]\p{N}|\s*(?:mg|mcg|units?|ml|cc|liters?|l|hours?|hrs?|days?|weeks?|x|times)(?!\p{L}))",
     regex.IGNORECASE,

@@ -29,6 +29,7 @@ _BEFORE = r"(?:per|by|w/|with|called|paged|notified|informed|d/w|discussed\s+wit
 # A surname: a capitalised word (or all caps), hyphen or apostrophe inside.
 _SURNAME = r"\p{Lu}[\p{L}'-]*\p{L}"
 _INITIAL = r"\p{Lu}\.\s?"
+_WORD = regex.compile(r"\p{L}[\p{L}'-]*")
 
 _INITIAL_NAME = regex.compile(
     r"(?<![\p{L}.])(?P<name>" + _INITIAL + _SURNAME + r")"
@@ -75,7 +76,7 @@ def staff_names(text: str) -> list[tuple[int, int]]:
     for pattern in patterns:
         for m in pattern.finditer(text):
             name = m.group("name")
-            words = regex.findall(r"\p{L}[\p{L}'-]*", name)
+            words = _WORD.findall(name)
             if any(w.upper() in _NOT_NAME or w.upper() in CLINICAL_SHORTHAND for w in words if len(w) > 1):
                 continue
             found.add((m.start("name"), m.end("name")))
