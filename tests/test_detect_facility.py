@@ -35,6 +35,28 @@ def test_initials_after_a_movement_cue_are_a_facility(text: str, value: str) -> 
     assert initials(text) == [value]
 
 
+@pytest.mark.parametrize("text,value", [
+    ("knows he is in MGH, oriented x3", "MGH"),
+    ("CHF clinic at UCH follows her", "UCH"),
+    ("old records from the BIDMC", "BIDMC"),
+    ("hct 24 at VAMC last week", "VAMC"),
+])
+def test_hospital_shaped_initials_need_only_a_preposition(text: str, value: str) -> None:
+    assert initials(text) == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "LIVES IN OH WITH HER SON",  # a state
+    "ABG WNL, IN PH RANGE",
+    "SUCTIONED VIA TRACH AT NOON, IN TRACH COLLAR",  # shorthand
+    "LOTS OF SECRETIONS IN MUCH OF THE DAY",  # a common word
+    "WILL TRY AGAIN TO REACH HIS BROTHER",  # an English word that is also a surname
+    "SHEATH PULLED AT 1500 BY TECH",  # a role
+])
+def test_no_hospital_initials_for_states_shorthand_or_words(text: str) -> None:
+    assert initials(text) == []
+
+
 @pytest.mark.parametrize("text", [
     "TRANSFERRED TO CCU FROM THE ED",  # hospital units
     "SENT TO CT, BACK TO OR AT 1400",

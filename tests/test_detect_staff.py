@@ -21,6 +21,8 @@ def names(text: str) -> list[str]:
     ("resp- Arthur Peppler, MD made no vent changes", "Arthur Peppler"),
     ("suctioned for thick sputum.\nBERNARD FOLEY, CRT\n", "BERNARD FOLEY"),
     ("SX. THICK YELLOW SPUTUM. | DAN A. FORMAN-LYONS, RRT |", "DAN A. FORMAN-LYONS"),
+    ("all is well at this time. t. haverkamp rrt", "t. haverkamp"),  # lower case
+    ("nipride to be weaned per d. ostrowski, pacing wires in place", "d. ostrowski"),
 ])
 def test_staff_named_with_an_initial_credential_or_signature(text: str, value: str) -> None:
     assert names(text) == [value]
@@ -33,6 +35,8 @@ def test_staff_named_with_an_initial_credential_or_signature(text: str, value: s
     "A. Fib noted, team aware",
     "RN TO FOLLOW UP, PT SEEN BY OT",
     "Smith aware",  # a capitalised word alone is not enough
+    "PER L. ANXIOUS RE ETT, S. FAMILY MADE AWARE",  # an initial before a common word
+    "urine cx: e. coli, md aware",
 ])
 def test_no_name_without_two_signals(text: str) -> None:
     assert names(text) == []

@@ -6,9 +6,12 @@ right after a movement verb ("transferred", "sent", "admitted",
 "med-flighted", "d/c'd") and a preposition. Where that cue stands
 immediately before a word, three rules apply:
 
-* ``facility_initials``: an all-caps word of 2-4 letters after the cue is an
-  ORGANIZATION unless it is a hospital unit, a clinical abbreviation or a
-  common English word ("to CCU", "to OR", "to BED" are not facilities);
+* ``facility_initials``: an all-caps word of 2-5 letters after the cue is an
+  ORGANIZATION unless it is a hospital unit, a clinical abbreviation or an
+  English word ("to CCU", "to OR", "to BED" are not facilities).
+  Initials shaped like a hospital's, ending in H, MC or HC ("at GH", "in
+  BWH", "from VAMC"), need only the preposition; "OH", "NH" (states) and
+  "PH" are not taken;
 * ``ward_with_floor``: a word of 4+ letters followed by a floor number
   ("transfer to Baker 4", "from ELLISON 12B") is a LOCATION unless it is a
   unit, a clinical abbreviation or a word such as "floor", "bed", "level";
@@ -31,6 +34,7 @@ from collections.abc import Sequence
 
 import regex
 
+from masker.detect.lexicon import is_english_word
 from masker.detect.shorthand import CLINICAL_SHORTHAND
 from masker.detect.spans import Span
 
@@ -52,7 +56,7 @@ _CUE = regex.compile(
 )
 # A preposition, an optional article, then all-caps initials (the verb is checked after).
 _INITIALS = regex.compile(
-    r"(?<!\p{L})(?i:to|from|into|at|in|by)\s+(?:(?i:the)\s+)?(?P<initials>\p{Lu}{2,4})(?![\p{L}\p{N}&/'-])"
+    r"(?<!\p{L})(?i:to|from|into|at|in|by)\s+(?:(?i:the)\s+)?(?P<initials>\p{Lu}{2,5})(?![\p{L}\p{N}&/'-])"
 )
 # Places inside a hospital and common words that follow "sent to", "went to".
 _NOT_FACILITY = frozenset("""
@@ -61,6 +65,9 @@ HOME BED BEDS WORK SCHOOL ROOM UNIT FLOOR CHAIR REST HIM HER HIS ITS ME YOU THEM
 THE THIS THAT ALL ANY ONE TWO SIX TEN FOR AND BUT NOT NO YES SO UP OUT OFF ON IN AT BY AN MY OUR
 SEE GET GO BE DO SAY USE AM PM DR MR MRS MS AF VT VF SB ST NSR EKG HD CRRT HOB
 """.split())
+# A hospital's initials: "GH", "BWH", "VAMC", "BIDMC" (Hospital, Medical Center, Health Center).
+_HOSPITAL_SHAPE = regex.compile(r"\p{Lu}{1,4}(?:H|MC|HC)")
+_NOT_HOSPITAL = frozenset({"OH", "NH", "PH"})
 _WINDOW = 48
 # A ward or building named with its floor after a movement verb: "transfer to Baker 4",
 # "admitted from ELLISON 12B". The floor must not be a dose, a count or a time.
@@ -77,6 +84,7 @@ _FACILITY_WORDS = (
     r"|Hospice|Adventist|Campus|Sanatorium|Manor"
 )
 _FACILITY_SUFFIX = regex.compile(r"\s+(?i:" + _FACILITY_WORDS + r")(?!\p{L})")
+_FACILITY_WORD = regex.compile(r"(?<!\p{L})(?i:" + _FACILITY_WORDS + r")(?!\p{L})")
 # One to four title-case words (with "of", "St.") before a facility word, all in title case.
 _NAMED_FACILITY = regex.compile(
     r"(?<![\p{L}])(?P<first>\p{Lu}\p{Ll}+\.?)(?:\s+(?:of\s+)?(?:\p{Lu}\p{Ll}+'?s?|St\.?)){0,3}\s+(?:"
@@ -93,18 +101,24 @@ baseline sleep line lines dose doses liters units hours times the chair cath hom
 """.split())
 
 
+def has_facility_word(value: str) -> bool:
+    """True when ``value`` holds a word that ends facility names ("hospital", "Rehab", "Med Ctr")."""
+    return _FACILITY_WORD.search(value) is not None
+
+
 def _after_cue(text: str, start: int) -> bool:
     return _CUE.search(text, max(0, start - _WINDOW), start) is not None
 
 
 def facility_initials(text: str) -> list[tuple[int, int]]:
-    """(start, end) of all-caps initials standing right after a movement cue."""
+    """(start, end) of all-caps initials right after a movement cue, or shaped like a hospital's."""
     found: list[tuple[int, int]] = []
     for m in _INITIALS.finditer(text):
         word = m.group("initials")
-        if word in _NOT_FACILITY or word in CLINICAL_SHORTHAND:
+        if word in _NOT_FACILITY or word in CLINICAL_SHORTHAND or is_english_word(word):
             continue
-        if _after_cue(text, m.start("initials")):
+        hospital = _HOSPITAL_SHAPE.fullmatch(word) is not None and word not in _NOT_HOSPITAL
+        if hospital or _after_cue(text, m.start("initials")):
             found.append((m.start("initials"), m.end("initials")))
     return found
 

@@ -29,13 +29,21 @@ splits between NAME, ADDRESS and ORGANIZATION at 0.5 / 0.3 / 0.15 is a name
 to mask at 0.95, not an address to drop at 0.5. (Measured against the top
 label's own probability: any-type recall +0.3 to +2.5 points on the three
 benchmarks, precision -0.1 to -0.7.) The policy's thresholds are the
-pipeline's job; two model-specific filters are applied here:
+pipeline's job; these model-specific filters are applied here:
 
 * ``min_confidence`` from ``labels.json``: a floor per kind, calibrated for
   this model (its confidence scale is a property of the model, not of a policy).
 * clinical shorthand: a NAME / ORGANIZATION / LOCATION span made only of
   words in ``CLINICAL_SHORTHAND`` ("MAE", "PT/OT", "nsr"), each all upper or
   all lower case, is dropped. Title-case words are never dropped this way.
+* common words: a NAME span made only of ordinary English words that are no
+  one's name ("AWAKE", "lethargic", "S. FAMILY"; ``masker.detect.lexicon``)
+  is dropped unless a title or "name is" stands before it ("Mr. Alert") or
+  another name beside it ("Ngozi S Haze"). An ORGANIZATION or LOCATION
+  span of common words is dropped when nothing about its writing says
+  "name": no title-case word, no facility word, and no all-caps word
+  standing in mixed-case text (an acronym such as "UCLA"): "cath lab",
+  "TRIPLE LUMEN", "the morgue".
 * e-mail shape: an EMAIL span must hold an "@" with no space beside it or the
   spoken "at ... dot" form (``plausible_email``); "heparin @ 800" is not one.
 
@@ -54,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+from masker.detect.facility import has_facility_word
+from masker.detect.lexicon import only_common_words
 from masker.detect.shorthand import is_shorthand
 from masker.detect.spans import Span
 from masker.kinds import ALL_KINDS
@@ -62,6 +72,14 @@ log = logging.getLogger(__name__)
 
 # Entity kinds a clinical abbreviation is mistaken for (NAME "MAE", ORG "PT").
 _SHORTHAND_KINDS = frozenset({"NAME", "ORGANIZATION", "LOCATION"})
+# A courtesy title or a name cue right before a span: "Mr. Alert", "my name is
+# haze" are names whatever the word.
+_NAME_CUE = re.compile(r"(?i)(?:(?<![a-z])(?:mr|mrs|ms|miss|mx|dr|prof)\.?|\bname(?:\s+is|'s|:)?|\bnamed)\s*$")
+_PLACE_KINDS = frozenset({"ORGANIZATION", "LOCATION"})
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+# How far around an all-caps word to look for lower case (is it an acronym in prose?).
+_CASE_WINDOW = 40
+_FACILITY_LOOKAHEAD = 24
 _SPOKEN_EMAIL = re.compile(r"(?i)\S\s+at\s+\S.*(?:\s+dot\s+\S|\.\w)")
 
 MODEL_ENV = "MASKER_NER_MODEL"
@@ -308,6 +326,8 @@ class NerPass:
                 continue
             current = [word_start if same_word else start, end, kind, [prob]]
             raw.append(current)
+        # names the word list cannot explain, beside which a common word is a name part
+        names = [(s, e) for s, e, kind, _ in raw if kind == "NAME" and not only_common_words(text[s:e])]
         spans = []
         for start, end, kind, probs in raw:
             confidence = sum(probs) / len(probs)
@@ -317,5 +337,39 @@ class NerPass:
                 continue
             if kind == "EMAIL" and not plausible_email(text[start:end]):
                 continue
+            if kind == "NAME" and _ordinary_words(text, start, end, names):
+                continue
+            if kind in _PLACE_KINDS and _plain_words(text, start, end):
+                continue
             spans.append(Span(start, end, kind, "ner", "ner", confidence))
         return spans
+
+
+def _ordinary_words(text: str, start: int, end: int, names: list[tuple[int, int]]) -> bool:
+    """A NAME span of common words only, with no title or name cue before it
+    and no other name right beside it ("Ngozi S Haze").
+
+    (Titles are not in the word list, so "Dr. Alert" as one span is kept too.)
+    """
+    if not only_common_words(text[start:end]) or _NAME_CUE.search(text[max(0, start - 12):start]):
+        return False
+    return not any(0 <= start - e <= 3 or 0 <= s - end <= 3 for s, e in names)
+
+
+def _plain_words(text: str, start: int, end: int) -> bool:
+    """An organisation or place written as ordinary words, with nothing that marks a name.
+
+    Title case ("Cedars-Sinai"), a facility word ("sacred heart hospital")
+    or an acronym in mixed-case text ("UCLA clinic") keep the span; in an
+    all-caps note capitals say nothing, so only the words decide there.
+    """
+    value = text[start:end]
+    words = _LETTERS.findall(value)
+    if any(w[0].isupper() and not w.isupper() for w in words):
+        return False
+    if any(w.isupper() for w in words) and any(
+        c.islower() for c in text[max(0, start - _CASE_WINDOW) : end + _CASE_WINDOW]
+    ):
+        return False
+    # a facility word inside or right after it ("sacred heart" + "hosp") makes it a facility
+    return only_common_words(value) and not has_facility_word(text[start : end + _FACILITY_LOOKAHEAD])

@@ -22,6 +22,7 @@ import regex
 
 from masker.detect.cache import DetectionCache
 from masker.detect.facility import trust_after_movement
+from masker.detect.lexicon import common_words, name_words
 from masker.detect.merge import merge_spans
 from masker.detect.ner import NerPass
 from masker.detect.regex import RegexPass
@@ -51,6 +52,9 @@ class Detector:
         self._spoken = SpokenPass(policy) if uses_regex else None
         self._ner = ner if "ner" in policy.passes else None
         self._cache = cache
+        # the rules' and the NER filter's word lists: read now, not on the first request
+        common_words()
+        name_words()
 
     @property
     def ner(self) -> NerPass | None:

@@ -35,6 +35,8 @@ from masker.detect.context import (
     lower_ascii,
     windows,
 )
+from masker.detect.cued_names import CONFIDENCE as CUED_NAME_CONFIDENCE
+from masker.detect.cued_names import labelled_names, relatives
 from masker.detect.facility import CUE_CONFIDENCE as FACILITY_CONFIDENCE
 from masker.detect.facility import facility_initials, named_facilities, ward_with_floor
 from masker.detect.spans import Span
@@ -155,6 +157,10 @@ class RegexPass:
             add(start, end, "ORGANIZATION", "facility_name", FACILITY_CONFIDENCE)
         for start, end in staff_names(text):
             add(start, end, "NAME", "staff_name", STAFF_CONFIDENCE)
+        for start, end in relatives(text):
+            add(start, end, "NAME", "relative_name", CUED_NAME_CONFIDENCE)
+        for start, end in labelled_names(text):
+            add(start, end, "NAME", "labelled_name", CUED_NAME_CONFIDENCE)
         self._tenant_patterns(text, add)
         if self._boost:
             spans = [self._boosted(text, s) for s in spans]

@@ -5,20 +5,25 @@ or sign with a name and a credential. The model misses many of these in
 capitals and shorthand. Each rule below needs two signals, never a
 capitalised word alone:
 
-* an initial with a dot and a surname, then a credential or a word of the
-  form "aware", "notified", "paged" (``Z. MILLER AWARE``, ``K. Abrams PA``),
+* an initial with a dot and a surname, in any case, then a credential or a
+  word of the form "aware", "notified", "paged" (``Z. MILLER AWARE``,
+  ``K. Abrams PA``, ``q. lander rrt``),
   or after "per", "by", "w/", "called", "paged" (``AS PER E. WELSH``);
 * a credential or "Dr" and a surname, then such a word (``NP Wolfe aware``,
   ``MD SPEARS NOTIFIED``), or after "per"/"by"/"w/" (``per NP Patty``);
 * two or three title-case words, then a comma and a credential
   (``Arthur Peppler, MD``), or two or three capitalised words and a
   credential ending the line (a signature: ``BERNARD FOLEY, CRT``).
+
+A "name" made only of common English words ("S. FAMILY MADE AWARE") is not
+one (``masker.detect.lexicon``).
 """
 
 from __future__ import annotations
 
 import regex
 
+from masker.detect.lexicon import only_common_words
 from masker.detect.shorthand import CLINICAL_SHORTHAND
 
 CONFIDENCE = 0.85
@@ -28,15 +33,17 @@ _AFTER = r"(?:aware|notified|informed|paged|called|updated|in\s+to|into|at\s+(?:
 _BEFORE = r"(?:per|by|w/|with|called|paged|notified|informed|d/w|discussed\s+with|spoke\s+(?:with|to))"
 # A surname: a capitalised word (or all caps), hyphen or apostrophe inside.
 _SURNAME = r"\p{Lu}[\p{L}'-]*\p{L}"
-_INITIAL = r"\p{Lu}\.\s?"
+# Initial and surname in any case ("q. lander rrt"): the surname must not be a
+# common word (checked below), which is what keeps "l. unable" out.
+_INITIAL_AND_SURNAME = r"\p{L}\.\s?\p{L}[\p{L}'-]*\p{L}"
 _WORD = regex.compile(r"\p{L}[\p{L}'-]*")
 
 _INITIAL_NAME = regex.compile(
-    r"(?<![\p{L}.])(?P<name>" + _INITIAL + _SURNAME + r")"
-    r"(?=\s*,?\s*" + _CREDENTIAL + r"(?!\p{L})|\s+(?i:" + _AFTER + r")(?!\p{L}))"
+    r"(?<![\p{L}\p{N}.'/])(?P<name>" + _INITIAL_AND_SURNAME + r")"
+    r"(?=\s*,?\s*(?i:" + _CREDENTIAL + r")(?!\p{L})|\s+(?i:" + _AFTER + r")(?!\p{L}))"
 )
 _CUED_INITIAL_NAME = regex.compile(
-    r"(?<!\p{L})(?i:" + _BEFORE + r")\s*(?:(?i:dr)\.?\s+)?(?P<name>" + _INITIAL + _SURNAME + r")(?!\p{L}|\.\p{L})"
+    r"(?<!\p{L})(?i:" + _BEFORE + r")\s*(?:(?i:dr)\.?\s+)?(?P<name>" + _INITIAL_AND_SURNAME + r")(?!\p{L}|\.\p{L})"
 )
 _TITLED_NAME = regex.compile(
     r"(?<!\p{L})(?i:" + _CREDENTIAL + r"|dr)\.?\s+(?P<name>" + _SURNAME + r")"
@@ -59,6 +66,7 @@ _ANY_CREDENTIAL = regex.compile(r"(?<!\p{L})(?i:" + _CREDENTIAL + r"|dr)(?!\p{L}
 _NOT_NAME = frozenset("""
 AWARE NOTIFIED INFORMED PAGED CALLED UPDATED ORDERED PLACED HERE TEAM STAFF ON CALL NURSE NURSING
 RESIDENT INTERN FELLOW ATTENDING SERVICE THE THIS THAT AND OR TO IN AT OF FOR WITH FROM PT PATIENT
+LINE LINES HO
 """.split()) | frozenset(  # species after a genus initial: "E. coli", "S. aureus"
     """COLI AUREUS DIFF DIFFICILE PYLORI AERUGINOSA PNEUMONIAE EPIDERMIDIS FAECALIS FAECIUM ALBICANS
     GLABRATA MARCESCENS CLOACAE FRAGILIS INFLUENZAE MIRABILIS MALTOPHILIA BAUMANNII AEROGENES OXYTOCA
@@ -78,6 +86,8 @@ def staff_names(text: str) -> list[tuple[int, int]]:
             name = m.group("name")
             words = _WORD.findall(name)
             if any(w.upper() in _NOT_NAME or w.upper() in CLINICAL_SHORTHAND for w in words if len(w) > 1):
+                continue
+            if only_common_words(name):  # "S. FAMILY", "PT INITIALLY PLACED"
                 continue
             found.add((m.start("name"), m.end("name")))
     # one span per name: drop those inside another ("A. FORMAN-LYONS" in "DAN A. FORMAN-LYONS")

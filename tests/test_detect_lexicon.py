@@ -1,0 +1,114 @@
+"""The common-word list that tells an ordinary word from a name the model guessed."""
+
+from __future__ import annotations
+
+import pytest
+
+from masker.detect import ner as ner_module
+from masker.detect.facility import facility_initials
+from masker.detect.lexicon import WORDS_FILE, common_words, is_english_word, name_words, only_common_words
+from masker.detect.ner import NerPass, default_model_dir
+from masker.detect.staff import staff_names
+
+
+def test_the_word_list_ships_with_the_package_and_is_lowercase() -> None:
+    words = common_words()
+    assert WORDS_FILE.is_file() and len(words) > 50_000
+    assert all(w == w.lower() and w.isalpha() for w in list(words)[:2000])
+
+
+@pytest.mark.parametrize("value", ["AWAKE", "lethargic", "Anasarca", "SHEATH", "S. FAMILY", "pul edema", "Nausea"])
+def test_ordinary_words_are_common(value: str) -> None:
+    assert only_common_words(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Rose",  # a first name that is also a word
+        "BILL",
+        "Hunter",  # a frequent surname
+        "Baltimore",  # a place
+        "J. Smith",
+        "Katrine",  # a Danish first name (Faker's lists)
+        "Okonkwo",  # not an English word at all
+        "Dr. Alert",  # a title is never a common word
+        "B.",  # an initial alone says nothing either way
+        "",
+        "awake Okonkwo",  # one unknown word keeps the span
+    ],
+)
+def test_names_places_titles_and_unknown_words_are_not_common(value: str) -> None:
+    assert not only_common_words(value)
+
+
+def test_words_that_are_also_names_are_english_but_not_common() -> None:
+    assert "reach" in name_words() and "reach" not in common_words()
+    assert is_english_word("REACH") and is_english_word("bedside")
+    assert not is_english_word("GH") and not is_english_word("Okonkwo") and not is_english_word("a")
+
+
+def test_staff_rule_skips_an_initial_before_an_ordinary_word() -> None:
+    text = "RR 20-30'S. FAMILY MADE AWARE OF PLAN. Seen by Q. Haverford RN."
+    found = [text[s:e] for s, e in staff_names(text)]
+    assert found == ["Q. Haverford"]
+
+
+def test_facility_rule_skips_an_ordinary_word_after_a_transfer_cue() -> None:
+    text = "SPECIMENS SENT FROM THE BILE DUCT. PT TRANSFERRED TO WBH TODAY."
+    assert [text[s:e] for s, e in facility_initials(text)] == ["WBH"]
+
+
+MODEL = default_model_dir()
+
+
+@pytest.mark.skipif(MODEL is None, reason="no shipped NER model")
+def test_ner_name_made_of_common_words_is_dropped_but_a_titled_one_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    ner = NerPass(MODEL)
+    text = "PATIENT AWAKE, ALERT, APPEARS RESTLESS. CALLED MRS. AWAKE AT HOME."
+    monkeypatch.setattr(ner_module, "only_common_words", lambda value: False)
+    unfiltered = {text[s.start : s.end] for s in ner.detect_batch([text])[0] if s.kind == "NAME"}
+    monkeypatch.undo()
+    filtered = {(s.start, text[s.start : s.end]) for s in ner.detect_batch([text])[0] if s.kind == "NAME"}
+    assert "AWAKE" in unfiltered  # the model alone calls the word a name
+    assert (8, "AWAKE") not in filtered
+    assert any(value == "AWAKE" and start > 40 for start, value in filtered)  # "MRS. AWAKE" stays
+
+
+@pytest.mark.skipif(MODEL is None, reason="no shipped NER model")
+def test_a_common_word_given_as_a_name_is_kept() -> None:
+    text = "hi my name is haze and i am calling about a refill"
+    spans = NerPass(MODEL).detect_batch([text])[0]
+    assert only_common_words("haze")
+    assert ("NAME", "haze") in {(s.kind, text[s.start : s.end]) for s in spans}
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "names", "dropped"),
+    [
+        ("PT AWAKE, ALERT", (3, 8), [], True),
+        ("Seen by Mrs. Haze today", (13, 17), [], False),  # a title before it
+        ("Name: haze", (6, 10), [], False),  # a name cue before it
+        ("Ngozi S Haze", (8, 12), [(0, 5)], False),  # another name beside it
+        ("Ngozi went out in the haze", (22, 26), [(0, 5)], True),  # a name far away is no help
+    ],
+)
+def test_ner_common_word_filter_guards(text: str, span: tuple[int, int], names: list, dropped: bool) -> None:
+    assert ner_module._ordinary_words(text, *span, names) is dropped
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "dropped"),
+    [
+        ("PT SENT TO CATH LAB. TRIPLE LUMEN PLACED.", "TRIPLE LUMEN", True),  # all-caps note: words decide
+        ("body released to the morgue at 0300", "morgue", True),
+        ("seen at UCLA clinic last week", "UCLA", False),  # an acronym in mixed-case text
+        ("went to Cedars-Sinai for the scan", "Cedars-Sinai", False),  # title case
+        ("transferred to sacred heart hospital", "sacred heart hospital", False),  # a facility word
+        ("transferred from sacred heart hosp today", "sacred heart", False),  # ... right after it
+        ("FAMILY FROM TOWSON AT BEDSIDE", "TOWSON", False),  # not a common word
+    ],
+)
+def test_ner_place_or_organisation_of_plain_words(text: str, value: str, dropped: bool) -> None:
+    start = text.index(value)
+    assert ner_module._plain_words(text, start, start + len(value)) is dropped
