@@ -9,7 +9,7 @@ from pathlib import Path
 import onnxruntime
 import pytest
 
-from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, plausible_email
+from masker.detect.ner import MODEL_ENV, NerPass, _no_date_words, default_model_dir, plausible_email
 from masker.detect.shorthand import is_shorthand
 from masker.kinds import ALL_KINDS
 
@@ -216,3 +216,19 @@ def test_cuda_is_asked_for_when_the_build_has_it_and_the_granted_provider_is_rep
     assert fake.requested == (["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda_built else ["CPUExecutionProvider"])
     if cuda_built:  # the noisy fallback error is muted while probing, and the level restored after
         assert fake.severities == [4, 2]
+
+
+@pytest.mark.parametrize(("value", "dateless"), [
+    ("febrile", True),  # "feb" inside a word is no month
+    ("this evening", True),
+    ("summer", True),
+    ("sept", False),
+    ("March third", False),
+    ("nineteen eighty two", False),  # a spoken year
+    ("the twenty-first", False),
+    ("Christmas", False),
+    ("last Tuesday", False),
+    ("5/5", False),
+])
+def test_a_date_needs_a_digit_a_calendar_word_or_a_number_word(value: str, dateless: bool) -> None:
+    assert _no_date_words(value) is dateless

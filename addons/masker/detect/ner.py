@@ -44,6 +44,9 @@ pipeline's job; these model-specific filters are applied here:
   "name": no title-case word, no facility word, and no all-caps word
   standing in mixed-case text (an acronym such as "UCLA"): "cath lab",
   "TRIPLE LUMEN", "the morgue".
+* calendar words: a DATE span with no digit, no month, weekday, holiday or
+  relative day ("today") and no number word is no date ("febrile", "this
+  evening", "summer").
 * e-mail shape: an EMAIL span must hold an "@" with no space beside it or the
   spoken "at ... dot" form (``plausible_email``); "heparin @ 800" is not one.
 
@@ -64,8 +67,10 @@ import numpy as np
 
 from masker.detect.facility import has_facility_word
 from masker.detect.lexicon import only_common_words
+from masker.detect.numwords import NUMBER_WORDS
 from masker.detect.shorthand import is_shorthand
 from masker.detect.spans import Span
+from masker.detect.spoken import ORDINALS
 from masker.kinds import ALL_KINDS
 
 log = logging.getLogger(__name__)
@@ -80,6 +85,12 @@ _LETTERS = re.compile(r"[^\W\d_]{2,}")
 # How far around an all-caps word to look for lower case (is it an acronym in prose?).
 _CASE_WINDOW = 40
 _FACILITY_LOOKAHEAD = 24
+_CALENDAR_WORD = re.compile(
+    r"(?i)(?<![a-z])(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon(?:day)?|tue(?:s(?:day)?)?"
+    r"|wed(?:nesday)?|thu(?:rs(?:day)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|today|tomorrow|yesterday"
+    r"|tonight|christmas|thanksgiving|easter|halloween|hanukkah|ramadan|new\s+year'?s?)(?![a-z])"
+)
 _SPOKEN_EMAIL = re.compile(r"(?i)\S\s+at\s+\S.*(?:\s+dot\s+\S|\.\w)")
 
 MODEL_ENV = "MASKER_NER_MODEL"
@@ -341,6 +352,8 @@ class NerPass:
                 continue
             if kind in _PLACE_KINDS and _plain_words(text, start, end):
                 continue
+            if kind == "DATE" and _no_date_words(text[start:end]):
+                continue
             spans.append(Span(start, end, kind, "ner", "ner", confidence))
         return spans
 
@@ -373,3 +386,10 @@ def _plain_words(text: str, start: int, end: int) -> bool:
         return False
     # a facility word inside or right after it ("sacred heart" + "hosp") makes it a facility
     return only_common_words(value) and not has_facility_word(text[start : end + _FACILITY_LOOKAHEAD])
+
+
+def _no_date_words(value: str) -> bool:
+    """A DATE span with no digit, calendar word or number word ("febrile", "this evening")."""
+    if any(c.isdigit() for c in value) or _CALENDAR_WORD.search(value):
+        return False
+    return not any(w.lower() in NUMBER_WORDS or w.lower() in ORDINALS for w in _LETTERS.findall(value))
