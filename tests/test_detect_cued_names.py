@@ -17,9 +17,9 @@ def _values(text: str, found: list[tuple[int, int]]) -> list[str]:
     [
         ("social: son bill called twice for updates", ["bill"]),
         ("Family: Son, Ed, was updated by MD today.", ["Ed"]),
-        ("wife Barbara Hosty called, phone # in chart", ["Barbara Hosty"]),
+        ("wife Barbara Kowalczyk called, phone # in chart", ["Barbara Kowalczyk"]),
         ("DAUGHTER MAUREEN IN TO VISIT", ["MAUREEN"]),
-        ("health care proxy Radu aware of plan", ["Radu"]),
+        ("health care proxy Ionut aware of plan", ["Ionut"]),
     ],
 )
 def test_a_name_after_a_relation_word(text: str, names: list[str]) -> None:

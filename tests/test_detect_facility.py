@@ -29,7 +29,7 @@ def initials(text: str) -> list[str]:
     ("Pt was med-flighted to BWH for cath", "BWH"),
     ("ADMITTED TO THE NWH FOR CHEST PAIN", "NWH"),
     ("recently d/c'd from SJMC with PNA", "SJMC"),
-    ("records requested, seen by GBMC nurse", "GBMC"),
+    ("records requested, seen by WCMC nurse", "WCMC"),
 ])
 def test_initials_after_a_movement_cue_are_a_facility(text: str, value: str) -> None:
     assert initials(text) == [value]
@@ -70,9 +70,9 @@ def test_no_facility_without_the_cue_or_for_units_and_words(text: str) -> None:
 
 
 def test_a_weak_model_organisation_after_a_cue_is_trusted() -> None:
-    text = "P: TRANSFER TO BALTIMORE REHAB. DINNER AT BALTIMORE REHAB."
+    text = "P: TRANSFER TO PINECREST REHAB. DINNER AT PINECREST REHAB."
     first, second = (Span(m.start(), m.end(), "ORGANIZATION", "ner", "ner", 0.58)
-                     for m in re.finditer("BALTIMORE REHAB", text))
+                     for m in re.finditer("PINECREST REHAB", text))
     too_weak = Span(0, 1, "ORGANIZATION", "ner", "ner", 0.3)
     name = Span(0, 1, "NAME", "ner", "ner", 0.58)
     out = trust_after_movement(text, [first, second, too_weak, name])
@@ -102,8 +102,8 @@ def test_detector_masks_a_cued_facility_the_model_was_unsure_of() -> None:
 
 
 @pytest.mark.parametrize("text,value", [
-    ("PLAN: TRANSFER TO ELLISON 12 IN AM", "ELLISON"),
-    ("pt admitted from baker 4b overnight", "baker"),
+    ("PLAN: TRANSFER TO HARTWELL 12 IN AM", "HARTWELL"),
+    ("pt admitted from whitfield 4b overnight", "whitfield"),
     ("Transferred back to Wang 3.", "Wang"),
 ])
 def test_a_ward_with_its_floor_after_a_movement_verb(text: str, value: str) -> None:
@@ -113,8 +113,8 @@ def test_a_ward_with_its_floor_after_a_movement_verb(text: str, value: str) -> N
 @pytest.mark.parametrize("text", [
     "switched to dopamine 5 mcg/kg/min",  # a dose, not a floor
     "transferred to floor 4 this am",  # a word for a place, not its name
-    "transferred to Ellison 4 days ago",  # a duration
-    "pt on Ellison 12",  # no movement verb
+    "transferred to Hartwell 4 days ago",  # a duration
+    "pt on Hartwell 12",  # no movement verb
     "transferred to ICU 3 at 1400",  # a unit
 ])
 def test_no_ward_for_doses_units_or_without_the_verb(text: str) -> None:
@@ -122,21 +122,21 @@ def test_no_ward_for_doses_units_or_without_the_verb(text: str) -> None:
 
 
 @pytest.mark.parametrize("text,value", [
-    ("83 y.o. female admitted from Kessler Adventist for cath", "Kessler Adventist"),
-    ("MedFlight from Greater Baltimore Med Ctr for w/u", "Greater Baltimore Med Ctr"),
+    ("83 y.o. female admitted from Brightwater Adventist for cath", "Brightwater Adventist"),
+    ("MedFlight from Greater Pinecrest Med Ctr for w/u", "Greater Pinecrest Med Ctr"),
     ("seen at St. Luke's Hospital last year", "St. Luke's Hospital"),
 ])
 def test_title_case_names_ending_in_a_facility_word(text: str, value: str) -> None:
     assert [text[s:e] for s, e in named_facilities(text)] == [value]
 
 
-@pytest.mark.parametrize("text", ["Transfer to Rehab when stable", "Await Rehab placement", "TO HARBOR HOSP"])
+@pytest.mark.parametrize("text", ["Transfer to Rehab when stable", "Await Rehab placement", "TO LAKEVIEW HOSP"])
 def test_no_facility_name_from_plan_words_or_capitals(text: str) -> None:
     assert named_facilities(text) == []
 
 
 def test_a_model_place_before_a_facility_word_becomes_the_facility() -> None:
-    text = "P: TRANSFER TO BALTIMORE REHAB | MONITOR BS"
-    start = text.index("BALTIMORE")
+    text = "P: TRANSFER TO PINECREST REHAB | MONITOR BS"
+    start = text.index("PINECREST")
     [span] = trust_after_movement(text, [Span(start, start + 9, "LOCATION", "ner", "ner", 0.6)])
-    assert (text[span.start:span.end], span.kind, span.confidence) == ("BALTIMORE REHAB", "ORGANIZATION", CUE_CONFIDENCE)
+    assert (text[span.start:span.end], span.kind, span.confidence) == ("PINECREST REHAB", "ORGANIZATION", CUE_CONFIDENCE)

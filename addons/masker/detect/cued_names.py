@@ -7,7 +7,7 @@ name nobody.
 
 * ``relatives``: a relation ("son", "daughter", "wife", "sister", "health
   care proxy" ...), maybe a comma, then one or two words in any case ("son
-  bill called", "Son, Ed, was updated", "wife Barbara Hosty"). Notes write
+  bill called", "Son, Ed, was updated", "wife Barbara Kowalczyk"). Notes write
   relatives this way, often in lower case, where the model sees a plain word.
   The name is the run of words that are neither common words nor clinical
   shorthand ("mother htn" is family history, not a name).

@@ -1,4 +1,4 @@
-"""Outside facilities named right after a transfer: "transferred to GH", "went to Harbor".
+"""Outside facilities named right after a transfer: "transferred to GH", "went to Lakeview".
 
 Notes name the hospital, rehab or nursing home a patient came from or goes to
 by its initials or a short name, and the ward by its building and floor,
@@ -13,18 +13,18 @@ immediately before a word, three rules apply:
   BWH", "from VAMC"), need only the preposition; "OH", "NH" (states) and
   "PH" are not taken;
 * ``ward_with_floor``: a word of 4+ letters followed by a floor number
-  ("transfer to Baker 4", "from ELLISON 12B") is a LOCATION unless it is a
+  ("transfer to Whitfield 4", "from HARTWELL 12B") is a LOCATION unless it is a
   unit, a clinical abbreviation or a word such as "floor", "bed", "level";
   a number that is a dose, count or duration ("to dopamine 5 mcg") is no floor;
 * ``trust_after_movement``: an NER ORGANIZATION or LOCATION span after the cue
   is raised to ``CUE_CONFIDENCE`` when the model gave it at least
   ``MODEL_FLOOR``; the model is often unsure of a short or all-caps name
-  ("BALTIMORE REHAB" at 0.58) that the cue makes plain.
+  ("PINECREST REHAB" at 0.58) that the cue makes plain.
 
 A facility word after a name is the other signal used here, cue or not:
-``named_facilities`` finds title-case names ending in one ("Harbor Hosp",
-"Kessler Adventist", "Greater Baltimore Med Ctr"), and an NER place or
-organisation right before one ("BALTIMORE" + "REHAB") takes it in and becomes
+``named_facilities`` finds title-case names ending in one ("Lakeview Hosp",
+"Brightwater Adventist", "Greater Pinecrest Med Ctr"), and an NER place or
+organisation right before one ("PINECREST" + "REHAB") takes it in and becomes
 an ORGANIZATION (``trust_after_movement``).
 """
 
@@ -69,8 +69,8 @@ SEE GET GO BE DO SAY USE AM PM DR MR MRS MS AF VT VF SB ST NSR EKG HD CRRT HOB
 _HOSPITAL_SHAPE = regex.compile(r"\p{Lu}{1,4}(?:H|MC|HC)")
 _NOT_HOSPITAL = frozenset({"OH", "NH", "PH"})
 _WINDOW = 48
-# A ward or building named with its floor after a movement verb: "transfer to Baker 4",
-# "admitted from ELLISON 12B". The floor must not be a dose, a count or a time.
+# A ward or building named with its floor after a movement verb: "transfer to Whitfield 4",
+# "admitted from HARTWELL 12B". The floor must not be a dose, a count or a time.
 _WARD = regex.compile(
     _MOVEMENT + r"\s+(?:(?:to|from|into|at|in|on)\s+)?(?:the\s+)?"
     r"(?P<ward>\p{L}[\p{L}'-]{3,})\s*(?:[1-9]|1[0-9]|20)[a-d]?"
@@ -135,7 +135,7 @@ def ward_with_floor(text: str) -> list[tuple[int, int]]:
 
 
 def named_facilities(text: str) -> list[tuple[int, int]]:
-    """(start, end) of title-case names ending in a facility word: "Harbor Hosp", "Kessler Adventist"."""
+    """(start, end) of title-case names ending in a facility word: "Lakeview Hosp", "Brightwater Adventist"."""
     if _FACILITY_SUFFIX.search(text) is None:
         return []
     return [(m.start(), m.end()) for m in _NAMED_FACILITY.finditer(text)
@@ -146,7 +146,7 @@ def trust_after_movement(text: str, spans: Sequence[Span]) -> list[Span]:
     """NER organisations and places made surer by what stands around them.
 
     Right after a movement cue the confidence is raised to ``CUE_CONFIDENCE``;
-    right before a facility word ("BALTIMORE" + " REHAB") the span also takes
+    right before a facility word ("PINECREST" + " REHAB") the span also takes
     in that word and becomes an ORGANIZATION.
     """
     out: list[Span] = []

@@ -1,4 +1,4 @@
-"""Clinicians named the way notes name them: "E. WELSH AWARE", "per NP Wolfe", "Dan Forman, RRT".
+"""Clinicians named the way notes name them: "E. KOWALSKI AWARE", "per NP Lindqvist", "Dan Holloway, RRT".
 
 Notes refer to staff by an initial and surname, by a credential and surname,
 or sign with a name and a credential. The model misses many of these in
@@ -7,13 +7,13 @@ capitalised word alone:
 
 * an initial with a dot and a surname, in any case, then a credential or a
   word of the form "aware", "notified", "paged" (``Z. MILLER AWARE``,
-  ``K. Abrams PA``, ``q. lander rrt``),
-  or after "per", "by", "w/", "called", "paged" (``AS PER E. WELSH``);
-* a credential or "Dr" and a surname, then such a word (``NP Wolfe aware``,
-  ``MD SPEARS NOTIFIED``), or after "per"/"by"/"w/" (``per NP Patty``);
+  ``K. Nakashima PA``, ``t. haverkamp rrt``),
+  or after "per", "by", "w/", "called", "paged" (``AS PER E. KOWALSKI``);
+* a credential or "Dr" and a surname, then such a word (``NP Lindqvist aware``,
+  ``MD HALVORSEN NOTIFIED``), or after "per"/"by"/"w/" (``per NP Greta``);
 * two or three title-case words, then a comma and a credential
-  (``Arthur Peppler, MD``), or two or three capitalised words and a
-  credential ending the line (a signature: ``BERNARD FOLEY, CRT``).
+  (``Arthur Vandermeer, MD``), or two or three capitalised words and a
+  credential ending the line (a signature: ``BERNARD OKAFOR, CRT``).
 
 A "name" made only of common English words ("S. FAMILY MADE AWARE") is not
 one (``masker.detect.lexicon``).
@@ -33,7 +33,7 @@ _AFTER = r"(?:aware|notified|informed|paged|called|updated|in\s+to|into|at\s+(?:
 _BEFORE = r"(?:per|by|w/|with|called|paged|notified|informed|d/w|discussed\s+with|spoke\s+(?:with|to))"
 # A surname: a capitalised word (or all caps), hyphen or apostrophe inside.
 _SURNAME = r"\p{Lu}[\p{L}'-]*\p{L}"
-# Initial and surname in any case ("q. lander rrt"): the surname must not be a
+# Initial and surname in any case ("t. haverkamp rrt"): the surname must not be a
 # common word (checked below), which is what keeps "l. unable" out.
 _INITIAL_AND_SURNAME = r"\p{L}\.\s?\p{L}[\p{L}'-]*\p{L}"
 _WORD = regex.compile(r"\p{L}[\p{L}'-]*")
@@ -90,5 +90,5 @@ def staff_names(text: str) -> list[tuple[int, int]]:
             if only_common_words(name):  # "S. FAMILY", "PT INITIALLY PLACED"
                 continue
             found.add((m.start("name"), m.end("name")))
-    # one span per name: drop those inside another ("A. FORMAN-LYONS" in "DAN A. FORMAN-LYONS")
+    # one span per name: drop those inside another ("A. HOLLOWAY-ITO" in "DAN A. HOLLOWAY-ITO")
     return sorted(s for s in found if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in found))
