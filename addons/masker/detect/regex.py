@@ -81,6 +81,16 @@ _LOWER_MONTH_WORDS = frozenset({"may", "mar", "march"})
 Add = Callable[[int, int, str, str, float], None]
 
 
+# Clinical-note and cued-name rules: (finder, kind, detector name, confidence).
+_NOTE_RULES: tuple[tuple[Callable[[str], list[tuple[int, int]]], str, str, float], ...] = (
+    (facility_initials, "ORGANIZATION", "facility_initials", FACILITY_CONFIDENCE),
+    (named_facilities, "ORGANIZATION", "facility_name", FACILITY_CONFIDENCE),
+    (staff_names, "NAME", "staff_name", STAFF_CONFIDENCE),
+    (relatives, "NAME", "relative_name", CUED_NAME_CONFIDENCE),
+    (labelled_names, "NAME", "labelled_name", CUED_NAME_CONFIDENCE),
+)
+
+
 class RegexPass:
     """Pattern-based detector. ``detect(text)`` -> candidate spans (pass ``regex``)."""
 
@@ -151,16 +161,9 @@ class RegexPass:
             self._addresses(text, low, add)
             for start, end in ward_with_floor(text):
                 add(start, end, "LOCATION", "ward_floor", FACILITY_CONFIDENCE)
-        for start, end in facility_initials(text):
-            add(start, end, "ORGANIZATION", "facility_initials", FACILITY_CONFIDENCE)
-        for start, end in named_facilities(text):
-            add(start, end, "ORGANIZATION", "facility_name", FACILITY_CONFIDENCE)
-        for start, end in staff_names(text):
-            add(start, end, "NAME", "staff_name", STAFF_CONFIDENCE)
-        for start, end in relatives(text):
-            add(start, end, "NAME", "relative_name", CUED_NAME_CONFIDENCE)
-        for start, end in labelled_names(text):
-            add(start, end, "NAME", "labelled_name", CUED_NAME_CONFIDENCE)
+        for find, kind, detector, confidence in _NOTE_RULES:
+            for start, end in find(text):
+                add(start, end, kind, detector, confidence)
         self._tenant_patterns(text, add)
         if self._boost:
             spans = [self._boosted(text, s) for s in spans]
