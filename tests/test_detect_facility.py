@@ -11,6 +11,7 @@ import pytest
 from masker.detect.facility import (
     CUE_CONFIDENCE,
     facility_initials,
+    is_generic_facility,
     named_facilities,
     trust_after_movement,
     ward_with_floor,
@@ -125,12 +126,18 @@ def test_no_ward_for_doses_units_or_without_the_verb(text: str) -> None:
     ("83 y.o. female admitted from Brightwater Adventist for cath", "Brightwater Adventist"),
     ("MedFlight from Greater Pinecrest Med Ctr for w/u", "Greater Pinecrest Med Ctr"),
     ("seen at St. Luke's Hospital last year", "St. Luke's Hospital"),
+    ("transferred from the University of Eastmoor Medical Center", "University of Eastmoor Medical Center"),
+    ("PT ADMITTED FROM UNIVERSITY OF EASTMOOR MEDICAL YESTERDAY", "UNIVERSITY OF EASTMOOR MEDICAL"),
+    ("recieved from university of eastmoor hospital. intubated", "university of eastmoor hospital"),
 ])
-def test_title_case_names_ending_in_a_facility_word(text: str, value: str) -> None:
+def test_facility_names_ending_in_a_facility_word(text: str, value: str) -> None:
     assert [text[s:e] for s, e in named_facilities(text)] == [value]
 
 
-@pytest.mark.parametrize("text", ["Transfer to Rehab when stable", "Await Rehab placement", "TO LAKEVIEW HOSP"])
+@pytest.mark.parametrize("text", [
+    "Transfer to Rehab when stable", "Await Rehab placement", "TO LAKEVIEW HOSP",
+    "son went to university of the west for college",  # a university, but no hospital
+])
 def test_no_facility_name_from_plan_words_or_capitals(text: str) -> None:
     assert named_facilities(text) == []
 
@@ -140,3 +147,15 @@ def test_a_model_place_before_a_facility_word_becomes_the_facility() -> None:
     start = text.index("PINECREST")
     [span] = trust_after_movement(text, [Span(start, start + 9, "LOCATION", "ner", "ner", 0.6)])
     assert (text[span.start:span.end], span.kind, span.confidence) == ("PINECREST REHAB", "ORGANIZATION", CUE_CONFIDENCE)
+
+
+@pytest.mark.parametrize("value,generic", [
+    ("nursing home", True),
+    ("assisted living facility", True),
+    ("THEN NURSING HOMES", True),
+    ("rehab/nursing home", True),
+    ("sacred heart hospital", False),
+    ("Lakeview Hosp", False),
+])
+def test_a_kind_of_facility_is_not_a_facility_name(value: str, generic: bool) -> None:
+    assert is_generic_facility(value) is generic

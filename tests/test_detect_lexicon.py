@@ -6,7 +6,14 @@ import pytest
 
 from masker.detect import ner as ner_module
 from masker.detect.facility import facility_initials
-from masker.detect.lexicon import WORDS_FILE, common_words, is_english_word, name_words, only_common_words
+from masker.detect.lexicon import (
+    WORDS_FILE,
+    common_words,
+    is_english_word,
+    is_misspelling,
+    name_words,
+    only_common_words,
+)
 from masker.detect.ner import NerPass, default_model_dir
 from masker.detect.staff import staff_names
 
@@ -48,6 +55,25 @@ def test_words_that_are_also_names_are_english_but_not_common() -> None:
     assert not is_english_word("GH") and not is_english_word("Okonkwo") and not is_english_word("a")
 
 
+@pytest.mark.parametrize(
+    ("word", "misspelt"),
+    [
+        ("duaghter", True),  # two letters swapped
+        ("ADMSSION", True),  # a letter dropped, in capitals
+        ("tommorrow", True),  # a letter added
+        ("radialolgy", False),  # two slips away
+        ("Duaghter", False),  # title case: taken as a name ("Marchand" is no slip either)
+        ("turgeon", False),  # a changed letter is no slip: a surname, not "surgeon"
+        ("ANDREWS", False),  # an English word that is also a name
+        ("florian", False),  # a known name one slip from a word ("floria" + n)
+        ("socail", False),  # too short to tell from a name
+        ("Okonkwo", False),
+    ],
+)
+def test_a_long_one_case_word_one_slip_from_a_common_word_is_a_misspelling(word: str, misspelt: bool) -> None:
+    assert is_misspelling(word) is misspelt
+
+
 def test_staff_rule_skips_an_initial_before_an_ordinary_word() -> None:
     text = "RR 20-30'S. FAMILY MADE AWARE OF PLAN. Seen by Q. Haverford RN."
     found = [text[s:e] for s, e in staff_names(text)]
@@ -66,7 +92,7 @@ MODEL = default_model_dir()
 def test_ner_name_made_of_common_words_is_dropped_but_a_titled_one_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     ner = NerPass(MODEL)
     text = "PATIENT AWAKE, ALERT, APPEARS RESTLESS. CALLED MRS. AWAKE AT HOME."
-    monkeypatch.setattr(ner_module, "only_common_words", lambda value: False)
+    monkeypatch.setattr(ner_module, "_only_ordinary_words", lambda value: False)
     unfiltered = {text[s.start : s.end] for s in ner.detect_batch([text])[0] if s.kind == "NAME"}
     monkeypatch.undo()
     filtered = {(s.start, text[s.start : s.end]) for s in ner.detect_batch([text])[0] if s.kind == "NAME"}
@@ -89,6 +115,8 @@ def test_a_common_word_given_as_a_name_is_kept() -> None:
         ("PT AWAKE, ALERT", (3, 8), [], True),
         ("Seen by Mrs. Haze today", (13, 17), [], False),  # a title before it
         ("Name: haze", (6, 10), [], False),  # a name cue before it
+        ("NEURO: MS WORSENING", (10, 19), [], True),  # "MS" here is mental status
+        ("Seen by Ms Haze", (11, 15), [], False),  # ... "Ms" a title
         ("Ngozi S Haze", (8, 12), [(0, 5)], False),  # another name beside it
         ("Ngozi went out in the haze", (22, 26), [(0, 5)], True),  # a name far away is no help
     ],
@@ -107,8 +135,29 @@ def test_ner_common_word_filter_guards(text: str, span: tuple[int, int], names: 
         ("transferred to sacred heart hospital", "sacred heart hospital", False),  # a facility word
         ("transferred from sacred heart hosp today", "sacred heart", False),  # ... right after it
         ("FAMILY FROM GLENBROOK AT BEDSIDE", "GLENBROOK", False),  # not a common word
+        ("pt admitted to the CSRU s/p thoracotomy", "the CSRU s/p thoracotomy", True),  # shorthand is no acronym
+        ("cx sent from the RLE ulcer", "the RLE ulcer", True),
+        ("asked about socail work", "socail work", False),  # a short slip is not guessed at
+        ("discharged back to assisted living facility with hospice", "assisted living facility", True),  # a kind
+        ("TRANSFERRED FROM NURSING HOME", "NURSING HOME", True),
+        ("transferred from sacred heart hosp today", "sacred heart hosp", False),  # a name
+        ("discussed with family about plans tommorrow", "plans tommorrow", True),  # a long one is
     ],
 )
 def test_ner_place_or_organisation_of_plain_words(text: str, value: str, dropped: bool) -> None:
     start = text.index(value)
     assert ner_module._plain_words(text, start, start + len(value)) is dropped
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "dropped"),
+    [
+        ("Neuro: He was somnolent this am, step duaghter called", "duaghter", True),
+        ("AMIO CONT AT .5", "AMIO CONT", False),  # "AMIO" is in no list: kept
+        ("CV- HR 80S. TODAY- NEURO CONSULTED", "TODAY- NEURO", True),
+        ("What's your last name? Turgeon", "Turgeon", False),
+    ],
+)
+def test_ner_name_of_misspelt_words_or_shorthand(text: str, value: str, dropped: bool) -> None:
+    start = text.index(value)
+    assert ner_module._ordinary_words(text, start, start + len(value), []) is dropped

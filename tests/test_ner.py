@@ -9,7 +9,15 @@ from pathlib import Path
 import onnxruntime
 import pytest
 
-from masker.detect.ner import MODEL_ENV, NerPass, _no_date_words, default_model_dir, plausible_email
+from masker.detect.ner import (
+    MODEL_ENV,
+    NerPass,
+    _clinical_numbers,
+    _clock_range,
+    _no_date_words,
+    default_model_dir,
+    plausible_email,
+)
 from masker.detect.shorthand import is_shorthand
 from masker.kinds import ALL_KINDS
 
@@ -232,3 +240,26 @@ def test_cuda_is_asked_for_when_the_build_has_it_and_the_granted_provider_is_rep
 ])
 def test_a_date_needs_a_digit_a_calendar_word_or_a_number_word(value: str, dateless: bool) -> None:
     assert _no_date_words(value) is dateless
+
+
+@pytest.mark.parametrize(("value", "reading"), [
+    ("1900-0700", True),  # a night shift
+    ("0600 - 0800", True),
+    ("7.37/45/116", True),  # a blood gas
+    ("5/5-.40", True),  # ventilator settings
+    ("1999-2004", False),  # two years
+    ("10/5/50", False),  # could be 5 October 1950
+    ("12/03/2019", False),
+    ("March 3", False),
+])
+def test_shift_times_and_slashed_readings_are_no_date(value: str, reading: bool) -> None:
+    assert _clinical_numbers(value) is reading
+
+
+@pytest.mark.parametrize(("value", "shift"), [
+    ("1900 - 0700", True),
+    ("617-555-0142", False),
+    ("1999-2004", False),
+])
+def test_a_shift_is_no_phone_number(value: str, shift: bool) -> None:
+    assert _clock_range(value) is shift

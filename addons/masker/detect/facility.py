@@ -23,7 +23,8 @@ immediately before a word, three rules apply:
 
 A facility word after a name is the other signal used here, cue or not:
 ``named_facilities`` finds title-case names ending in one ("Lakeview Hosp",
-"Brightwater Adventist", "Greater Pinecrest Med Ctr"), and an NER place or
+"Brightwater Adventist", "Greater Pinecrest Med Ctr") and university
+hospitals in any case ("UNIVERSITY OF EASTMOOR MEDICAL CENTER"), and an NER place or
 organisation right before one ("PINECREST" + "REHAB") takes it in and becomes
 an ORGANIZATION (``trust_after_movement``).
 """
@@ -90,10 +91,22 @@ _NAMED_FACILITY = regex.compile(
     r"(?<![\p{L}])(?P<first>\p{Lu}\p{Ll}+\.?)(?:\s+(?:of\s+)?(?:\p{Lu}\p{Ll}+'?s?|St\.?)){0,3}\s+(?:"
     + _FACILITY_WORDS + r")(?!\p{L})"
 )
+# "University of Eastmoor Medical Center", "UNIVERSITY OF EM HOSPITAL", in any case: the
+# university's place and the facility word around it make it one name.
+_UNIVERSITY_FACILITY = regex.compile(
+    r"(?<!\p{L})(?i:univ(?:ersity|\.)?\s+of\s+\p{L}+(?:\s+\p{L}+)?\s+(?:hospitals?|hosp\.?"
+    r"|med(?:ical|\.)?\s+(?:center|ctr\.?)|medical|health(?:\s+(?:system|center))?|clinics?))(?!\p{L})"
+)
 # Title-case words that start a sentence or a plan, not a facility's name.
 _NOT_FACILITY_START = frozenset("""
 The This That To From At In For And Or Plan Await Awaiting Discharge Transfer Transferred Transfered Sent
 Pt Patient Called Call Spoke Will Per Screened Seen Family Wife Husband Son Daughter Consult Going Went
+""".split())
+# Words that, around a facility word, say what kind of place it is, not which.
+_GENERIC_FACILITY = frozenset("""
+a an the then and or to at in from his her their another other outside local new same
+nursing home homes assisted living facility facilities skilled long term short acute care group
+senior retirement rehabs hospitals clinics
 """.split())
 _NOT_WARD = frozenset("""
 floor bed beds room unit ward pod bay level step stage station rehab grade cycle day week month year
@@ -104,6 +117,13 @@ baseline sleep line lines dose doses liters units hours times the chair cath hom
 def has_facility_word(value: str) -> bool:
     """True when ``value`` holds a word that ends facility names ("hospital", "Rehab", "Med Ctr")."""
     return _FACILITY_WORD.search(value) is not None
+
+
+def is_generic_facility(value: str) -> bool:
+    """True when ``value`` names a kind of facility, not one: "nursing home",
+    "assisted living facility", "then rehab/nursing homes"."""
+    words = regex.findall(r"\p{L}+", _FACILITY_WORD.sub(" ", value).lower())
+    return all(word in _GENERIC_FACILITY for word in words)
 
 
 def _after_cue(text: str, start: int) -> bool:
@@ -135,11 +155,13 @@ def ward_with_floor(text: str) -> list[tuple[int, int]]:
 
 
 def named_facilities(text: str) -> list[tuple[int, int]]:
-    """(start, end) of title-case names ending in a facility word: "Lakeview Hosp", "Brightwater Adventist"."""
+    """(start, end) of title-case names ending in a facility word ("Lakeview Hosp", "Brightwater
+    Adventist"), and of university hospitals in any case ("university of eastmoor medical center")."""
+    found = [(m.start(), m.end()) for m in _UNIVERSITY_FACILITY.finditer(text)]
     if _FACILITY_SUFFIX.search(text) is None:
-        return []
-    return [(m.start(), m.end()) for m in _NAMED_FACILITY.finditer(text)
-            if m.group("first") not in _NOT_FACILITY_START]
+        return found
+    titled = [(m.start(), m.end()) for m in _NAMED_FACILITY.finditer(text) if m.group("first") not in _NOT_FACILITY_START]
+    return list(dict.fromkeys(found + titled))
 
 
 def trust_after_movement(text: str, spans: Sequence[Span]) -> list[Span]:

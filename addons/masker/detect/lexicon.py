@@ -16,6 +16,11 @@ words ("will", "may", "young") stay in it all the same. One-letter words
 also names ("reach", "fresh", "early"): ``is_english_word`` knows both lists,
 for rules where any dictionary word rules a candidate out ("TO REACH" is no
 hospital's initials).
+
+Notes are typed in a hurry: ``is_misspelling`` knows a long word one typing
+slip away from a common word ("duaghter", "ADMSSION", "tommorrow").
+``data/slip_names.txt`` lists the known names and places that look like such
+a slip ("florian", "marchand"), so they never count as one.
 """
 
 from __future__ import annotations
@@ -27,7 +32,11 @@ import regex
 
 WORDS_FILE = Path(__file__).parent / "data" / "common_words.txt"
 NAME_WORDS_FILE = Path(__file__).parent / "data" / "name_words.txt"
+SLIP_NAMES_FILE = Path(__file__).parent / "data" / "slip_names.txt"
 _WORD = regex.compile(r"\p{L}+")
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+# Shorter words are too often a name one letter away from a word ("Logan", "login").
+MISSPELLING_MIN_LENGTH = 7
 
 
 @functools.cache
@@ -56,3 +65,36 @@ def only_common_words(value: str) -> bool:
         return False
     known = common_words()
     return all(w in known for w in words)
+
+
+@functools.cache
+def slip_names() -> frozenset[str]:
+    """Names and places one slip from a common word ("florian", "marchand"), read once."""
+    return frozenset(SLIP_NAMES_FILE.read_text(encoding="utf-8").split())
+
+
+def is_misspelling(word: str) -> bool:
+    """True for a word of seven letters or more, written all in lower or upper
+    case, that is one slip (a letter dropped or two swapped) from a common
+    word and is no known name or English name word itself.
+
+    A changed letter is not counted as a slip: too many surnames are one
+    letter from a word. Title case is left out: "Marchand" is a surname.
+    """
+    low = word.lower()
+    if len(low) < MISSPELLING_MIN_LENGTH or not (word.islower() or word.isupper()):
+        return False
+    if low in name_words() or low in slip_names():
+        return False
+    return one_slip_from(low, common_words())
+
+
+def one_slip_from(word: str, known: frozenset[str] | set[str]) -> bool:
+    """True when a word of ``known`` is ``word`` with two adjacent letters
+    swapped or one letter put back ("duaghter", "admssion"; also one taken
+    out, "tommorrow")."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    swapped = (left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1)
+    restored = (left + c + right for left, right in splits for c in _ALPHABET)
+    extra = (left + right[1:] for left, right in splits if right)
+    return any(candidate in known for candidates in (swapped, restored, extra) for candidate in candidates)

@@ -36,17 +36,24 @@ pipeline's job; these model-specific filters are applied here:
 * clinical shorthand: a NAME / ORGANIZATION / LOCATION span made only of
   words in ``CLINICAL_SHORTHAND`` ("MAE", "PT/OT", "nsr"), each all upper or
   all lower case, is dropped. Title-case words are never dropped this way.
-* common words: a NAME span made only of ordinary English words that are no
-  one's name ("AWAKE", "lethargic", "S. FAMILY"; ``masker.detect.lexicon``)
-  is dropped unless a title or "name is" stands before it ("Mr. Alert") or
+* common words: a NAME span made only of ordinary words (English words that
+  are no one's name, "AWAKE", "lethargic", "S. FAMILY"; a long one-case word
+  one typing slip from such a word, "duaghter"; clinical shorthand in one
+  case, "CSRU"; see ``masker.detect.lexicon``) is dropped unless a title or "name is" stands before it ("Mr. Alert") or
   another name beside it ("Ngozi S Haze"). An ORGANIZATION or LOCATION
-  span of common words is dropped when nothing about its writing says
-  "name": no title-case word, no facility word, and no all-caps word
-  standing in mixed-case text (an acronym such as "UCLA"): "cath lab",
-  "TRIPLE LUMEN", "the morgue".
+  span of ordinary words is dropped when nothing about its writing says
+  "name": no title-case word, no facility word, and no all-caps word other
+  than shorthand standing in mixed-case text (an acronym such as "UCLA"):
+  "cath lab", "TRIPLE LUMEN", "the morgue", "the CSRU s/p thoracotomy".
+  A facility word is no mark when the span only says what kind of place it
+  is ("nursing home", "assisted living facility").
 * calendar words: a DATE span with no digit, no month, weekday, holiday or
   relative day ("today") and no number word is no date ("febrile", "this
   evening", "summer").
+* clock times and readings: a DATE or PHONE span that is two 24-hour clock
+  times joined by a dash is a shift ("1900-0700", not "1999-2004"); a DATE
+  of slashed numbers holding a decimal is a blood gas or a ventilator
+  setting ("7.37/45/116", "5/5-.40").
 * e-mail shape: an EMAIL span must hold an "@" with no space beside it or the
   spoken "at ... dot" form (``plausible_email``); "heparin @ 800" is not one.
 
@@ -65,10 +72,10 @@ from pathlib import Path
 
 import numpy as np
 
-from masker.detect.facility import has_facility_word
-from masker.detect.lexicon import only_common_words
+from masker.detect.facility import has_facility_word, is_generic_facility
+from masker.detect.lexicon import common_words, is_misspelling
 from masker.detect.numwords import NUMBER_WORDS
-from masker.detect.shorthand import is_shorthand
+from masker.detect.shorthand import CLINICAL_SHORTHAND, is_shorthand
 from masker.detect.spans import Span
 from masker.detect.spoken import ORDINALS
 from masker.kinds import ALL_KINDS
@@ -78,8 +85,11 @@ log = logging.getLogger(__name__)
 # Entity kinds a clinical abbreviation is mistaken for (NAME "MAE", ORG "PT").
 _SHORTHAND_KINDS = frozenset({"NAME", "ORGANIZATION", "LOCATION"})
 # A courtesy title or a name cue right before a span: "Mr. Alert", "my name is
-# haze" are names whatever the word.
-_NAME_CUE = re.compile(r"(?i)(?:(?<![a-z])(?:mr|mrs|ms|miss|mx|dr|prof)\.?|\bname(?:\s+is|'s|:)?|\bnamed)\s*$")
+# haze" are names whatever the word. "MS" / "ms" without a period is mental
+# status in a note ("MS WORSENING", "ms clears"): only "Ms" or "ms." count.
+_NAME_CUE = re.compile(
+    r"(?:(?<![A-Za-z])(?:(?i:mr|mrs|mx|dr|prof|miss)\.?|Ms\.?|(?i:ms)\.)|(?i:\bname(?:\s+is|'s|:)?|\bnamed))\s*$"
+)
 _PLACE_KINDS = frozenset({"ORGANIZATION", "LOCATION"})
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 # How far around an all-caps word to look for lower case (is it an acronym in prose?).
@@ -91,6 +101,11 @@ _CALENDAR_WORD = re.compile(
     r"|wed(?:nesday)?|thu(?:rs(?:day)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|today|tomorrow|yesterday"
     r"|tonight|christmas|thanksgiving|easter|halloween|hanukkah|ramadan|new\s+year'?s?)(?![a-z])"
 )
+# A shift or an interval written as two 24-hour clock times: "1900-0700", "0600 - 0800".
+_CLOCK_RANGE = re.compile(r"\s*((?:[01]\d|2[0-3])[0-5]\d)\s*-\s*((?:[01]\d|2[0-3])[0-5]\d)\s*")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+# Blood gases and ventilator settings: "7.37/45/116", "5/5-.40".
+_DECIMAL_SLASHED = re.compile(r"[\d\s./-]*(?:\d\.\d|/\s*\.\d|-\.\d)[\d\s./-]*")
 _SPOKEN_EMAIL = re.compile(r"(?i)\S\s+at\s+\S.*(?:\s+dot\s+\S|\.\w)")
 
 MODEL_ENV = "MASKER_NER_MODEL"
@@ -338,7 +353,7 @@ class NerPass:
             current = [word_start if same_word else start, end, kind, [prob]]
             raw.append(current)
         # names the word list cannot explain, beside which a common word is a name part
-        names = [(s, e) for s, e, kind, _ in raw if kind == "NAME" and not only_common_words(text[s:e])]
+        names = [(s, e) for s, e, kind, _ in raw if kind == "NAME" and not _only_ordinary_words(text[s:e])]
         spans = []
         for start, end, kind, probs in raw:
             confidence = sum(probs) / len(probs)
@@ -352,7 +367,9 @@ class NerPass:
                 continue
             if kind in _PLACE_KINDS and _plain_words(text, start, end):
                 continue
-            if kind == "DATE" and _no_date_words(text[start:end]):
+            if kind == "DATE" and (_no_date_words(text[start:end]) or _clinical_numbers(text[start:end])):
+                continue
+            if kind == "PHONE" and _clock_range(text[start:end]):
                 continue
             spans.append(Span(start, end, kind, "ner", "ner", confidence))
         return spans
@@ -364,7 +381,7 @@ def _ordinary_words(text: str, start: int, end: int, names: list[tuple[int, int]
 
     (Titles are not in the word list, so "Dr. Alert" as one span is kept too.)
     """
-    if not only_common_words(text[start:end]) or _NAME_CUE.search(text[max(0, start - 12):start]):
+    if not _only_ordinary_words(text[start:end]) or _NAME_CUE.search(text[max(0, start - 12):start]):
         return False
     return not any(0 <= start - e <= 3 or 0 <= s - end <= 3 for s, e in names)
 
@@ -380,12 +397,40 @@ def _plain_words(text: str, start: int, end: int) -> bool:
     words = _LETTERS.findall(value)
     if any(w[0].isupper() and not w.isupper() for w in words):
         return False
-    if any(w.isupper() for w in words) and any(
+    if any(w.isupper() and w not in CLINICAL_SHORTHAND for w in words) and any(
         c.islower() for c in text[max(0, start - _CASE_WINDOW) : end + _CASE_WINDOW]
     ):
         return False
     # a facility word inside or right after it ("sacred heart" + "hosp") makes it a facility
-    return only_common_words(value) and not has_facility_word(text[start : end + _FACILITY_LOOKAHEAD])
+    if not _only_ordinary_words(value):
+        return False
+    return is_generic_facility(value) or not has_facility_word(text[start : end + _FACILITY_LOOKAHEAD])
+
+
+def _only_ordinary_words(value: str) -> bool:
+    """Every word of two letters or more is a common word, a misspelt one
+    ("duaghter") or clinical shorthand in one case ("CSRU", "gtt"); there is at
+    least one such word."""
+    words = _LETTERS.findall(value)
+    return bool(words) and all(_ordinary_word(w) for w in words)
+
+
+def _ordinary_word(word: str) -> bool:
+    if word.lower() in common_words():
+        return True
+    single_case = word.isupper() or word.islower()
+    return (single_case and word.upper() in CLINICAL_SHORTHAND) or is_misspelling(word)
+
+
+def _clock_range(value: str) -> bool:
+    """Two 24-hour clock times joined by a dash ("1900-0700"), unless both could be years."""
+    match = _CLOCK_RANGE.fullmatch(value)
+    return bool(match) and not (_YEAR.fullmatch(match[1]) and _YEAR.fullmatch(match[2]))
+
+
+def _clinical_numbers(value: str) -> bool:
+    """A DATE span that is a shift's clock times or slashed readings with a decimal ("7.37/45/116")."""
+    return _clock_range(value) or ("/" in value and bool(_DECIMAL_SLASHED.fullmatch(value)))
 
 
 def _no_date_words(value: str) -> bool:

@@ -22,7 +22,7 @@ import regex
 
 from masker.detect.cache import DetectionCache
 from masker.detect.facility import trust_after_movement
-from masker.detect.lexicon import common_words, name_words
+from masker.detect.lexicon import common_words, name_words, slip_names
 from masker.detect.merge import merge_spans
 from masker.detect.ner import NerPass
 from masker.detect.regex import RegexPass
@@ -55,6 +55,7 @@ class Detector:
         # the rules' and the NER filter's word lists: read now, not on the first request
         common_words()
         name_words()
+        slip_names()
 
     @property
     def ner(self) -> NerPass | None:
