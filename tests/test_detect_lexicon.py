@@ -9,6 +9,7 @@ from masker.detect.facility import facility_initials
 from masker.detect.lexicon import (
     WORDS_FILE,
     common_words,
+    drug_words,
     is_english_word,
     is_misspelling,
     name_words,
@@ -72,6 +73,12 @@ def test_words_that_are_also_names_are_english_but_not_common() -> None:
 )
 def test_a_long_one_case_word_one_slip_from_a_common_word_is_a_misspelling(word: str, misspelt: bool) -> None:
     assert is_misspelling(word) is misspelt
+
+
+def test_medicine_names_ship_without_the_names_of_people_or_places() -> None:
+    drugs = drug_words()
+    assert {"prednisone", "crestor", "amiodarone"} <= drugs
+    assert "allegra" not in drugs and "boston" not in drugs  # a first name, a city
 
 
 def test_staff_rule_skips_an_initial_before_an_ordinary_word() -> None:
@@ -139,6 +146,8 @@ def test_ner_common_word_filter_guards(text: str, span: tuple[int, int], names: 
         ("cx sent from the RLE ulcer", "the RLE ulcer", True),
         ("asked about socail work", "socail work", False),  # a short slip is not guessed at
         ("discharged back to assisted living facility with hospice", "assisted living facility", True),  # a kind
+        ("my pharmacy is out of Crestor", "Crestor", True),  # a medicine, title case or not
+        ("my pharmacy is out of Crestor and Zumbrota", "Crestor and Zumbrota", False),
         ("TRANSFERRED FROM NURSING HOME", "NURSING HOME", True),
         ("transferred from sacred heart hosp today", "sacred heart hosp", False),  # a name
         ("discussed with family about plans tommorrow", "plans tommorrow", True),  # a long one is
@@ -161,3 +170,15 @@ def test_ner_place_or_organisation_of_plain_words(text: str, value: str, dropped
 def test_ner_name_of_misspelt_words_or_shorthand(text: str, value: str, dropped: bool) -> None:
     start = text.index(value)
     assert ner_module._ordinary_words(text, start, start + len(value), []) is dropped
+
+
+@pytest.mark.skipif(MODEL is None, reason="no shipped NER model")
+def test_ner_drops_a_medicine_the_model_takes_for_an_organisation(monkeypatch: pytest.MonkeyPatch) -> None:
+    ner = NerPass(MODEL)
+    text = "my pharmacy is out of Crestor, can you call Dr. Haverford?"
+    monkeypatch.setattr(ner_module, "_plain_words", lambda text, start, end: False)
+    unfiltered = {(s.kind, text[s.start : s.end]) for s in ner.detect_batch([text])[0]}
+    monkeypatch.undo()
+    filtered = {text[s.start : s.end] for s in ner.detect_batch([text])[0]}
+    assert ("ORGANIZATION", "Crestor") in unfiltered  # the model alone calls the medicine a company
+    assert "Crestor" not in filtered and "Haverford" in filtered

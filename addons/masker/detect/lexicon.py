@@ -21,6 +21,11 @@ Notes are typed in a hurry: ``is_misspelling`` knows a long word one typing
 slip away from a common word ("duaghter", "ADMSSION", "tommorrow").
 ``data/slip_names.txt`` lists the known names and places that look like such
 a slip ("florian", "marchand"), so they never count as one.
+
+``data/drug_words.txt`` holds one-word medicine names, generic and brand
+("prednisone", "Ozempic"): the model takes a brand name it never saw for a
+company or a place ("my pharmacy is out of Crestor"), and a medicine is no
+identifier; names and places are taken out of this list too ("Allegra").
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import regex
 WORDS_FILE = Path(__file__).parent / "data" / "common_words.txt"
 NAME_WORDS_FILE = Path(__file__).parent / "data" / "name_words.txt"
 SLIP_NAMES_FILE = Path(__file__).parent / "data" / "slip_names.txt"
+DRUG_WORDS_FILE = Path(__file__).parent / "data" / "drug_words.txt"
 _WORD = regex.compile(r"\p{L}+")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 # Shorter words are too often a name one letter away from a word ("Logan", "login").
@@ -71,6 +77,12 @@ def only_common_words(value: str) -> bool:
 def slip_names() -> frozenset[str]:
     """Names and places one slip from a common word ("florian", "marchand"), read once."""
     return frozenset(SLIP_NAMES_FILE.read_text(encoding="utf-8").split())
+
+
+@functools.cache
+def drug_words() -> frozenset[str]:
+    """One-word medicine names, lower case, read once."""
+    return frozenset(DRUG_WORDS_FILE.read_text(encoding="utf-8").split())
 
 
 def is_misspelling(word: str) -> bool:

@@ -38,12 +38,14 @@ pipeline's job; these model-specific filters are applied here:
   all lower case, is dropped. Title-case words are never dropped this way.
 * common words: a NAME span made only of ordinary words (English words that
   are no one's name, "AWAKE", "lethargic", "S. FAMILY"; a long one-case word
-  one typing slip from such a word, "duaghter"; clinical shorthand in one
-  case, "CSRU"; see ``masker.detect.lexicon``) is dropped unless a title or "name is" stands before it ("Mr. Alert") or
+  one typing slip from such a word, "duaghter"; a medicine, "Crestor";
+  clinical shorthand in one case, "CSRU"; see ``masker.detect.lexicon``) is
+  dropped unless a title or "name is" stands before it ("Mr. Alert") or
   another name beside it ("Ngozi S Haze"). An ORGANIZATION or LOCATION
   span of ordinary words is dropped when nothing about its writing says
-  "name": no title-case word, no facility word, and no all-caps word other
-  than shorthand standing in mixed-case text (an acronym such as "UCLA"):
+  "name": no title-case word other than a medicine's, no facility word, and
+  no all-caps word other than shorthand or a medicine standing in mixed-case
+  text (an acronym such as "UCLA"): "my pharmacy is out of Crestor",
   "cath lab", "TRIPLE LUMEN", "the morgue", "the CSRU s/p thoracotomy".
   A facility word is no mark when the span only says what kind of place it
   is ("nursing home", "assisted living facility").
@@ -73,7 +75,7 @@ from pathlib import Path
 import numpy as np
 
 from masker.detect.facility import has_facility_word, is_generic_facility
-from masker.detect.lexicon import common_words, is_misspelling
+from masker.detect.lexicon import common_words, drug_words, is_misspelling
 from masker.detect.numwords import NUMBER_WORDS
 from masker.detect.shorthand import CLINICAL_SHORTHAND, is_shorthand
 from masker.detect.spans import Span
@@ -394,7 +396,7 @@ def _plain_words(text: str, start: int, end: int) -> bool:
     all-caps note capitals say nothing, so only the words decide there.
     """
     value = text[start:end]
-    words = _LETTERS.findall(value)
+    words = [w for w in _LETTERS.findall(value) if w.lower() not in drug_words()]  # "Crestor" is no name
     if any(w[0].isupper() and not w.isupper() for w in words):
         return False
     if any(w.isupper() and w not in CLINICAL_SHORTHAND for w in words) and any(
@@ -409,14 +411,15 @@ def _plain_words(text: str, start: int, end: int) -> bool:
 
 def _only_ordinary_words(value: str) -> bool:
     """Every word of two letters or more is a common word, a misspelt one
-    ("duaghter") or clinical shorthand in one case ("CSRU", "gtt"); there is at
-    least one such word."""
+    ("duaghter"), a medicine ("Crestor") or clinical shorthand in one case
+    ("CSRU", "gtt"); there is at least one such word."""
     words = _LETTERS.findall(value)
     return bool(words) and all(_ordinary_word(w) for w in words)
 
 
 def _ordinary_word(word: str) -> bool:
-    if word.lower() in common_words():
+    low = word.lower()
+    if low in common_words() or low in drug_words():
         return True
     single_case = word.isupper() or word.islower()
     return (single_case and word.upper() in CLINICAL_SHORTHAND) or is_misspelling(word)

@@ -22,7 +22,7 @@ import regex
 
 from masker.detect.cache import DetectionCache
 from masker.detect.facility import trust_after_movement
-from masker.detect.lexicon import common_words, name_words, slip_names
+from masker.detect.lexicon import common_words, drug_words, name_words, slip_names
 from masker.detect.merge import merge_spans
 from masker.detect.ner import NerPass
 from masker.detect.regex import RegexPass
@@ -56,6 +56,7 @@ class Detector:
         common_words()
         name_words()
         slip_names()
+        drug_words()
 
     @property
     def ner(self) -> NerPass | None:
