@@ -46,15 +46,19 @@ MISSPELLING_MIN_LENGTH = 7
 
 
 @functools.cache
+def _read_words(path: Path) -> frozenset[str]:
+    """A word list (one lower-case word per line), read once per process."""
+    return frozenset(path.read_text(encoding="utf-8").split())
+
+
 def common_words() -> frozenset[str]:
-    """The word list, read once per process."""
-    return frozenset(WORDS_FILE.read_text(encoding="utf-8").split())
+    """English words that are no one's name and no place."""
+    return _read_words(WORDS_FILE)
 
 
-@functools.cache
 def name_words() -> frozenset[str]:
-    """English words that are also names, read once per process."""
-    return frozenset(NAME_WORDS_FILE.read_text(encoding="utf-8").split())
+    """English words that are also names."""
+    return _read_words(NAME_WORDS_FILE)
 
 
 def is_english_word(word: str) -> bool:
@@ -73,16 +77,14 @@ def only_common_words(value: str) -> bool:
     return all(w in known for w in words)
 
 
-@functools.cache
 def slip_names() -> frozenset[str]:
-    """Names and places one slip from a common word ("florian", "marchand"), read once."""
-    return frozenset(SLIP_NAMES_FILE.read_text(encoding="utf-8").split())
+    """Names and places one slip from a common word ("florian", "marchand")."""
+    return _read_words(SLIP_NAMES_FILE)
 
 
-@functools.cache
 def drug_words() -> frozenset[str]:
-    """One-word medicine names, lower case, read once."""
-    return frozenset(DRUG_WORDS_FILE.read_text(encoding="utf-8").split())
+    """One-word medicine names."""
+    return _read_words(DRUG_WORDS_FILE)
 
 
 def is_misspelling(word: str) -> bool:
