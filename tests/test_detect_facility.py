@@ -31,6 +31,8 @@ def initials(text: str) -> list[str]:
     ("ADMITTED TO THE NWH FOR CHEST PAIN", "NWH"),
     ("recently d/c'd from SJMC with PNA", "SJMC"),
     ("records requested, seen by WCMC nurse", "WCMC"),
+    ("pt rec'd lasix enroute to gh, intubated there", "gh"),  # lower case: hospital-shaped, after the cue
+    ("sent to bwh for further eval", "bwh"),
 ])
 def test_initials_after_a_movement_cue_are_a_facility(text: str, value: str) -> None:
     assert initials(text) == [value]
@@ -65,6 +67,9 @@ def test_no_hospital_initials_for_states_shorthand_or_words(text: str) -> None:
     "GH FOLLOWS HIM",  # no cue before the initials
     "GIVEN TO PT IN AM",  # a preposition with no movement verb
     "transferred to Gh later",  # not written as initials
+    "she had a cath at gh in 2019",  # lower case needs the movement cue too
+    "transferred to icu, then sent to abc",  # lower case needs a hospital's shape
+    "advance diet to mech soft",
 ])
 def test_no_facility_without_the_cue_or_for_units_and_words(text: str) -> None:
     assert initials(text) == []
@@ -106,8 +111,12 @@ def test_detector_masks_a_cued_facility_the_model_was_unsure_of() -> None:
     ("PLAN: TRANSFER TO HARTWELL 12 IN AM", "HARTWELL"),
     ("pt admitted from whitfield 4b overnight", "whitfield"),
     ("Transferred back to Wang 3.", "Wang"),
+    # no verb: a preposition is enough for a word no list knows
+    ("pt on Hartwell 12", "Hartwell"),
+    ("IN RESP DISTRESS ON QUARTERMAIN 6; CODE CALLED", "QUARTERMAIN"),
+    ("plan: to quartermain2 today", "quartermain"),
 ])
-def test_a_ward_with_its_floor_after_a_movement_verb(text: str, value: str) -> None:
+def test_a_ward_with_its_floor_after_a_movement_verb_or_a_preposition(text: str, value: str) -> None:
     assert [text[s:e] for s, e in ward_with_floor(text)] == [value]
 
 
@@ -115,10 +124,18 @@ def test_a_ward_with_its_floor_after_a_movement_verb(text: str, value: str) -> N
     "switched to dopamine 5 mcg/kg/min",  # a dose, not a floor
     "transferred to floor 4 this am",  # a word for a place, not its name
     "transferred to Hartwell 4 days ago",  # a duration
-    "pt on Hartwell 12",  # no movement verb
     "transferred to ICU 3 at 1400",  # a unit
+    "seen in Sept 5 by cardiology",  # a date
+    "ON VANCO 1 GM Q12H",  # a dose in grams
+    "started on hepat 1 pm",  # a time
+    "FOLEY TO GD-UO 20-30CC/HR",  # a range
+    # without a verb, a word any list knows is no ward
+    "pt on levo 5 now",  # a medicine's clipped name
+    "i am on ozempic 2 now",  # a medicine
+    "stage 2 ulcer on sacrum, now in stage 3",  # an English word
+    "remains on combiventQ4",  # not written as a name
 ])
-def test_no_ward_for_doses_units_or_without_the_verb(text: str) -> None:
+def test_no_ward_for_doses_dates_units_or_known_words(text: str) -> None:
     assert ward_with_floor(text) == []
 
 

@@ -10,6 +10,7 @@ from masker.detect.lexicon import (
     WORDS_FILE,
     common_words,
     drug_words,
+    is_drug_prefix,
     is_english_word,
     is_misspelling,
     name_words,
@@ -79,6 +80,15 @@ def test_medicine_names_ship_without_the_names_of_people_or_places() -> None:
     drugs = drug_words()
     assert {"prednisone", "crestor", "amiodarone"} <= drugs
     assert "allegra" not in drugs and "boston" not in drugs  # a first name, a city
+
+
+@pytest.mark.parametrize("word,clipped", [
+    ("amio", True), ("LEVO", True), ("vanco", True), ("Ceftriax", True),
+    ("amiodarone", False),  # the whole name, not a clipping of a longer one
+    ("quartermain", False), ("hartwell", False),
+])
+def test_a_clipped_medicine_name_is_the_start_of_a_longer_one(word: str, clipped: bool) -> None:
+    assert is_drug_prefix(word) is clipped
 
 
 def test_staff_rule_skips_an_initial_before_an_ordinary_word() -> None:

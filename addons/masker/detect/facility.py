@@ -11,11 +11,14 @@ immediately before a word, three rules apply:
   English word ("to CCU", "to OR", "to BED" are not facilities).
   Initials shaped like a hospital's, ending in H, MC or HC ("at GH", "in
   BWH", "from VAMC"), need only the preposition; "OH", "NH" (states) and
-  "PH" are not taken;
+  "PH" are not taken. In lower case only hospital-shaped initials count,
+  and only after the cue ("sent to gh"): "at mech soft" is no hospital;
 * ``ward_with_floor``: a word of 4+ letters followed by a floor number
   ("transfer to Whitfield 4", "from HARTWELL 12B") is a LOCATION unless it is a
   unit, a clinical abbreviation or a word such as "floor", "bed", "level";
-  a number that is a dose, count or duration ("to dopamine 5 mcg") is no floor;
+  a number that is a dose, count or duration ("to dopamine 5 mcg") is no floor.
+  A bare preposition is cue enough ("arrest called on QUARTERMAIN 6") for a
+  word no list knows: no English word, medicine or clipped medicine ("on levo 5");
 * ``trust_after_movement``: an NER ORGANIZATION or LOCATION span after the cue
   is raised to ``CUE_CONFIDENCE`` when the model gave it at least
   ``MODEL_FLOOR``; the model is often unsure of a short or all-caps name
@@ -35,7 +38,7 @@ from collections.abc import Sequence
 
 import regex
 
-from masker.detect.lexicon import is_english_word
+from masker.detect.lexicon import drug_words, is_drug_prefix, is_english_word, is_misspelling
 from masker.detect.shorthand import CLINICAL_SHORTHAND
 from masker.detect.spans import Span
 
@@ -55,9 +58,9 @@ _CUE = regex.compile(
     _MOVEMENT + r"\s+(?:to|from|into|at|in|by)\s+(?:the\s+)?$",
     regex.IGNORECASE,
 )
-# A preposition, an optional article, then all-caps initials (the verb is checked after).
+# A preposition, an optional article, then initials in one case (the verb is checked after).
 _INITIALS = regex.compile(
-    r"(?<!\p{L})(?i:to|from|into|at|in|by)\s+(?:(?i:the)\s+)?(?P<initials>\p{Lu}{2,5})(?![\p{L}\p{N}&/'-])"
+    r"(?<!\p{L})(?i:to|from|into|at|in|by)\s+(?:(?i:the)\s+)?(?P<initials>\p{Lu}{2,5}|\p{Ll}{2,5})(?![\p{L}\p{N}&/'-])"
 )
 # Places inside a hospital and common words that follow "sent to", "went to".
 _NOT_FACILITY = frozenset("""
@@ -70,12 +73,14 @@ SEE GET GO BE DO SAY USE AM PM DR MR MRS MS AF VT VF SB ST NSR EKG HD CRRT HOB
 _HOSPITAL_SHAPE = regex.compile(r"\p{Lu}{1,4}(?:H|MC|HC)")
 _NOT_HOSPITAL = frozenset({"OH", "NH", "PH"})
 _WINDOW = 48
-# A ward or building named with its floor after a movement verb: "transfer to Whitfield 4",
-# "admitted from HARTWELL 12B". The floor must not be a dose, a count or a time.
+# A ward or building named with its floor after a movement verb ("transfer to Whitfield 4",
+# "admitted from HARTWELL 12B") or after a bare preposition ("arrest called on quartermain 6":
+# the group ``verb`` is then empty). The floor must not be a dose, a count or a time.
 _WARD = regex.compile(
-    _MOVEMENT + r"\s+(?:(?:to|from|into|at|in|on)\s+)?(?:the\s+)?"
-    r"(?P<ward>\p{L}[\p{L}'-]{3,})\s*(?:[1-9]|1[0-9]|20)[a-d]?"
-    r"(?![\p{L}\p{N}/%]|[.,:]\p{N}|\s*(?:mg|mcg|units?|ml|cc|liters?|l|hours?|hrs?|days?|weeks?|x|times)(?!\p{L}))",
+    r"(?:(?P<verb>" + _MOVEMENT + r")\s+(?:(?:to|from|into|at|in|on)\s+)?|(?<!\p{L})(?:to|from|into|at|in|on|onto)\s+)"
+    r"(?:the\s+)?(?P<ward>\p{L}[\p{L}'-]{3,})\s*(?:[1-9]|1[0-9]|20)[a-d]?"
+    r"(?![\p{L}\p{N}/%]|[.,:-]\p{N}|\s*(?:mg|mcg|units?|ml|cc|g|gm|grams?|liters?|l|hours?|hrs?|days?|weeks?"
+    r"|x|times|am|pm)(?!\p{L}))",
     regex.IGNORECASE,
 )
 # Words that end a facility's name.
@@ -111,6 +116,8 @@ senior retirement rehabs hospitals clinics
 _NOT_WARD = frozenset("""
 floor bed beds room unit ward pod bay level step stage station rehab grade cycle day week month year
 baseline sleep line lines dose doses liters units hours times the chair cath home work
+january february march april june july august september sept october november december
+monday tuesday tues wednesday thursday thur thurs friday saturday sunday
 """.split())
 
 
@@ -131,27 +138,41 @@ def _after_cue(text: str, start: int) -> bool:
 
 
 def facility_initials(text: str) -> list[tuple[int, int]]:
-    """(start, end) of all-caps initials right after a movement cue, or shaped like a hospital's."""
+    """(start, end) of all-caps initials right after a movement cue, or shaped like a hospital's;
+    of lower-case ones shaped like a hospital's right after a movement cue ("sent to bwh")."""
     found: list[tuple[int, int]] = []
     for m in _INITIALS.finditer(text):
         word = m.group("initials")
-        if word in _NOT_FACILITY or word in CLINICAL_SHORTHAND or is_english_word(word):
+        upper = word.upper()
+        if upper in _NOT_FACILITY or upper in CLINICAL_SHORTHAND or is_english_word(word):
             continue
-        hospital = _HOSPITAL_SHAPE.fullmatch(word) is not None and word not in _NOT_HOSPITAL
-        if hospital or _after_cue(text, m.start("initials")):
+        hospital = _HOSPITAL_SHAPE.fullmatch(upper) is not None and upper not in _NOT_HOSPITAL
+        cued = _after_cue(text, m.start("initials"))
+        if (hospital or cued) if word.isupper() else (hospital and cued):
             found.append((m.start("initials"), m.end("initials")))
     return found
 
 
 def ward_with_floor(text: str) -> list[tuple[int, int]]:
-    """(start, end) of a ward or building name followed by its floor, after a movement verb."""
+    """(start, end) of a ward or building name followed by its floor, after a movement verb
+    or, for a name no word list knows, after a bare preposition ("on quartermain 6")."""
     found: list[tuple[int, int]] = []
     for m in _WARD.finditer(text):
         word = m.group("ward")
         if word.lower() in _NOT_WARD or word.upper() in CLINICAL_SHORTHAND or word.upper() in _NOT_FACILITY:
             continue
+        if m.group("verb") is None and not _unknown_name(word):
+            continue
         found.append((m.start("ward"), m.end("ward")))
     return found
+
+
+def _unknown_name(word: str) -> bool:
+    """A word written as a name ("Quartermain", "QUARTERMAIN") that is no English word, no
+    medicine or a clipping of one ("on levo 5"), and no typo of a word."""
+    if not (word.islower() or word.isupper() or word.istitle()):
+        return False  # "combiventQ4"
+    return not (is_english_word(word) or word.lower() in drug_words() or is_drug_prefix(word) or is_misspelling(word))
 
 
 def named_facilities(text: str) -> list[tuple[int, int]]:

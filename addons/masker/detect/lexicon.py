@@ -30,6 +30,7 @@ identifier; names and places are taken out of this list too ("Allegra").
 
 from __future__ import annotations
 
+import bisect
 import functools
 from pathlib import Path
 
@@ -85,6 +86,20 @@ def slip_names() -> frozenset[str]:
 def drug_words() -> frozenset[str]:
     """One-word medicine names."""
     return _read_words(DRUG_WORDS_FILE)
+
+
+@functools.cache
+def _sorted_drug_words() -> tuple[str, ...]:
+    return tuple(sorted(drug_words()))
+
+
+def is_drug_prefix(word: str) -> bool:
+    """True when a longer medicine name starts with ``word``: the clipped forms a
+    note uses ("amio" for amiodarone, "levo" for levofloxacin or levophed)."""
+    low = word.lower()
+    names = _sorted_drug_words()
+    i = bisect.bisect_right(names, low)
+    return i < len(names) and names[i].startswith(low)
 
 
 def is_misspelling(word: str) -> bool:
