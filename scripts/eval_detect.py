@@ -4,6 +4,7 @@
     python scripts/eval_detect.py asq ../shared/benchmarks/asq_phi --passes regex
     python scripts/eval_detect.py presidio ../shared/benchmarks/presidio_research --json
     python scripts/eval_detect.py asq ../shared/benchmarks/asq_phi --latency
+    python scripts/eval_detect.py asq ../shared/benchmarks/asq_phi --style asr
 
 Datasets are read from the given path and never copied. Formats:
 
@@ -28,6 +29,11 @@ edges neither help nor hurt):
   level).
 * **typed**: the same, but a detected character only counts when its kind is
   one the gold type allows (``TYPE_KINDS``).
+
+``--style`` rewrites every text the way a speech recogniser without casing
+would hand it over, keeping every offset: ``lower`` lower-cases it, ``asr``
+also turns sentence punctuation and brackets into spaces ("Jane Doe, (415)
+555-0100." -> "jane doe   415  555-0100 "). Voice agents send such text.
 
 Gold types that are not PHI under HIPAA Safe Harbor are ``EXCLUDED``: they do
 not count in recall, and detections on them are neither right nor wrong.
@@ -338,6 +344,19 @@ def measure_latency(dataset: Dataset, passes: set[str], policy_path: Path | None
     return result
 
 
+STYLES = ("as-written", "lower", "asr")
+_ASR_PUNCTUATION = str.maketrans({c: " " for c in ".,;:!?()[]{}\"“”"})
+
+
+def restyle(text: str, style: str) -> str:
+    """``text`` in ``style`` (see the module doc), character for character."""
+    if style == "as-written":
+        return text
+    # one character in, one out: offsets of gold spans stay valid ("İ".lower() is two)
+    text = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return text.translate(_ASR_PUNCTUATION) if style == "asr" else text
+
+
 def run(dataset: Dataset, detect_batch, batch_size: int = 16) -> tuple[list[list[Span]], float]:
     """Predictions for every doc, and seconds spent."""
     started = time.perf_counter()
@@ -385,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", type=Path, help="policy YAML (default: the shipped one)")
     parser.add_argument("--model", type=Path, help="NER model folder (default: the shipped one)")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--style", choices=STYLES, default="as-written",
+                        help="score on the texts lower-cased (lower) or also without punctuation (asr)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show-values", action="store_true", help="print missed values (PHI!)")
     parser.add_argument("--latency", action="store_true",
@@ -397,12 +418,15 @@ def main(argv: list[str] | None = None) -> int:
     dataset = LOADERS[args.kind](args.path)
     if args.limit is not None:
         dataset.docs = dataset.docs[: args.limit]
+    for doc in dataset.docs:
+        doc.text = restyle(doc.text, args.style)
     if args.latency:
         print(json.dumps(measure_latency(dataset, passes, args.policy, args.model), indent=1))
         return 0
     predictions, seconds = run(dataset, build_detector(passes, args.policy, args.model))
     report = score(dataset, predictions, show_values=args.show_values)
-    report.update({"dataset": args.kind, "passes": ",".join(sorted(passes)), "seconds": round(seconds, 2)})
+    name = args.kind if args.style == "as-written" else f"{args.kind} ({args.style})"
+    report.update({"dataset": name, "passes": ",".join(sorted(passes)), "seconds": round(seconds, 2)})
     print(json.dumps(report, indent=1) if args.json else render(report))
     return 0
 

@@ -87,3 +87,20 @@ def test_cli_runs_the_shipped_model_on_a_fixture(capsys: pytest.CaptureFixture[s
     assert report["by_gold_type"]["PERSON"]["recall_any_span"] == 1.0
     assert report["by_gold_type"]["STREET_ADDRESS"]["recall_any_span"] == 1.0
     assert "Tobias" not in json.dumps(report)
+
+
+def test_restyled_text_keeps_every_offset() -> None:
+    text = "Jane Doe, (415) 555-0100. İstanbul!"
+    assert ev.restyle(text, "as-written") == text
+    assert ev.restyle(text, "lower") == "jane doe, (415) 555-0100. İstanbul!"
+    asr = ev.restyle(text, "asr")
+    assert asr == "jane doe   415  555-0100  İstanbul "
+    assert len(asr) == len(text)
+
+
+def test_cli_scores_the_asr_style(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ev.main(["presidio", str(FIXTURES / "presidio"), "--passes", "ner", "--style", "asr", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "presidio (asr)"
+    # the uncased model still masks the lower-cased name in full
+    assert report["by_gold_type"]["PERSON"]["recall_any_span"] == 1.0
