@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+import base64
+from dataclasses import replace
+from pathlib import Path
+
+from masker.detect import lexicon
 from masker.detect import ner as ner_module
 from masker.detect.facility import facility_initials
 from masker.detect.lexicon import (
@@ -17,6 +22,8 @@ from masker.detect.lexicon import (
     only_common_words,
 )
 from masker.detect.ner import NerPass, default_model_dir
+from masker.detect.pipeline import Detector
+from masker.policy.load import default_policy_path, load_policy
 from masker.detect.staff import staff_names
 
 
@@ -192,3 +199,28 @@ def test_ner_drops_a_medicine_the_model_takes_for_an_organisation(monkeypatch: p
     filtered = {text[s.start : s.end] for s in ner.detect_batch([text])[0]}
     assert ("ORGANIZATION", "Crestor") in unfiltered  # the model alone calls the medicine a company
     assert "Crestor" not in filtered and "Haverford" in filtered
+
+
+def _regex_only_policy():
+    keys = {"MASKER_KEY_K_HEALTHCARE": base64.b64encode(b"k" * 32).decode()}
+    return replace(load_policy(default_policy_path(), keys), passes=("regex",))
+
+
+def test_the_detector_reads_every_word_list_when_built() -> None:
+    lexicon._read_words.cache_clear()
+    lexicon._sorted_drug_words.cache_clear()
+    Detector(_regex_only_policy())
+    assert lexicon._read_words.cache_info().currsize == 4
+    assert lexicon._sorted_drug_words.cache_info().currsize == 1
+
+
+def test_a_missing_word_list_stops_the_detector_at_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    lexicon._read_words.cache_clear()
+    lexicon._sorted_drug_words.cache_clear()
+    monkeypatch.setattr(lexicon, "DRUG_WORDS_FILE", tmp_path / "missing.txt")
+    try:
+        with pytest.raises(FileNotFoundError):
+            Detector(_regex_only_policy())
+    finally:
+        lexicon._read_words.cache_clear()
+        lexicon._sorted_drug_words.cache_clear()

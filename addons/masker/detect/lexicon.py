@@ -88,6 +88,14 @@ def drug_words() -> frozenset[str]:
     return _read_words(DRUG_WORDS_FILE)
 
 
+def load_word_lists() -> None:
+    """Read every word list now, at start-up, so no request pays for it."""
+    common_words()
+    name_words()
+    slip_names()
+    _sorted_drug_words()
+
+
 @functools.cache
 def _sorted_drug_words() -> tuple[str, ...]:
     return tuple(sorted(drug_words()))

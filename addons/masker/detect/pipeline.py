@@ -22,7 +22,7 @@ import regex
 
 from masker.detect.cache import DetectionCache
 from masker.detect.facility import trust_after_movement
-from masker.detect.lexicon import common_words, drug_words, name_words, slip_names
+from masker.detect.lexicon import load_word_lists
 from masker.detect.merge import merge_spans
 from masker.detect.ner import NerPass
 from masker.detect.regex import RegexPass
@@ -52,11 +52,7 @@ class Detector:
         self._spoken = SpokenPass(policy) if uses_regex else None
         self._ner = ner if "ner" in policy.passes else None
         self._cache = cache
-        # the rules' and the NER filter's word lists: read now, not on the first request
-        common_words()
-        name_words()
-        slip_names()
-        drug_words()
+        load_word_lists()  # the rules' and the NER filter's, read now, not on the first request
 
     @property
     def ner(self) -> NerPass | None:
