@@ -35,6 +35,11 @@ would hand it over, keeping every offset: ``lower`` lower-cases it, ``asr``
 also turns sentence punctuation and brackets into spaces ("Jane Doe, (415)
 555-0100." -> "jane doe   415  555-0100 "). Voice agents send such text.
 
+Each document is scored as one request through the sidecar: a value detected
+once is also masked wherever else it occurs in the document
+(``masker.detect.propagation``). ``--no-propagation`` scores the detector
+alone; ``--passes ner`` (the model's raw output) never propagates.
+
 Gold types that are not PHI under HIPAA Safe Harbor are ``EXCLUDED``: they do
 not count in recall, and detections on them are neither right nor wrong.
 Misses are listed per gold type by shape (``Xxxx 99/99``); raw values are
@@ -257,12 +262,21 @@ def score(dataset: Dataset, predictions: Sequence[Sequence[Span]], *, show_value
     }
 
 
-def build_detector(passes: set[str], policy_path: Path | None, model_dir: Path | None, *, cache: bool = False):
+def build_detector(
+    passes: set[str],
+    policy_path: Path | None,
+    model_dir: Path | None,
+    *,
+    cache: bool = False,
+    propagate: bool = False,
+):
     """A ``detect_batch`` callable for the requested passes.
 
     ``ner`` alone runs the model without the policy (the model's raw output);
     anything with ``regex`` runs the project's Detector with the shipped policy.
-    With ``cache`` results go through a fresh ``DetectionCache``.
+    With ``cache`` results go through a fresh ``DetectionCache``; with
+    ``propagate`` each text is treated as one request, whose detected values
+    are masked wherever else they occur in it, as the sidecar does.
     """
     from masker.detect.cache import DetectionCache
     from masker.detect.ner import NerPass, default_model_dir
@@ -281,7 +295,22 @@ def build_detector(passes: set[str], policy_path: Path | None, model_dir: Path |
     env = dict(os.environ)
     env.setdefault("MASKER_KEY_K_HEALTHCARE", "A" * 43 + "=")
     policy = load_policy(policy_path or default_policy_path(), env)
-    return Detector(policy, ner=ner, cache=DetectionCache() if cache else None).detect_batch
+    detector = Detector(policy, ner=ner, cache=DetectionCache() if cache else None)
+    return _with_propagation(detector.detect_batch, policy) if propagate else detector.detect_batch
+
+
+def _with_propagation(detect_batch, policy):
+    """``detect_batch`` plus the sidecar's propagation, each text being one request."""
+    from masker.detect.propagation import occurrences, propagated_values
+
+    def propagating(texts: Sequence[str]) -> list[list[Span]]:
+        results = []
+        for text, spans in zip(texts, detect_batch(texts)):
+            again = occurrences(text, propagated_values(text, spans, policy), [(s.start, s.end) for s in spans])
+            results.append(sorted([*spans, *again], key=lambda s: s.start))
+        return results
+
+    return propagating
 
 
 def _with_cache(detect_batch, cache):
@@ -372,7 +401,8 @@ def render(report: dict) -> str:
 
     o = report["overall"]
     lines = [
-        f"{report['dataset']} ({report['docs']} docs, passes={report['passes']}, {report['seconds']:.1f}s)",
+        f"{report['dataset']} ({report['docs']} docs, passes={report['passes']}"
+        f"{', propagation' if report.get('propagation') else ''}, {report['seconds']:.1f}s)",
         f"excluded (not PHI): {', '.join(report['excluded_types'])}"
         + (f"; unlocated values: {report['unlocated']}" if report["unlocated"] else ""),
         "",
@@ -406,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--style", choices=STYLES, default="as-written",
                         help="score on the texts lower-cased (lower) or also without punctuation (asr)")
+    parser.add_argument("--no-propagation", action="store_true",
+                        help="score the detector alone, without the sidecar's request-wide propagation")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show-values", action="store_true", help="print missed values (PHI!)")
     parser.add_argument("--latency", action="store_true",
@@ -423,10 +455,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.latency:
         print(json.dumps(measure_latency(dataset, passes, args.policy, args.model), indent=1))
         return 0
-    predictions, seconds = run(dataset, build_detector(passes, args.policy, args.model))
+    propagate = passes != {"ner"} and not args.no_propagation
+    detect = build_detector(passes, args.policy, args.model, propagate=propagate)
+    predictions, seconds = run(dataset, detect)
     report = score(dataset, predictions, show_values=args.show_values)
     name = args.kind if args.style == "as-written" else f"{args.kind} ({args.style})"
-    report.update({"dataset": name, "passes": ",".join(sorted(passes)), "seconds": round(seconds, 2)})
+    report.update({"dataset": name, "passes": ",".join(sorted(passes)), "propagation": propagate,
+                   "seconds": round(seconds, 2)})
     print(json.dumps(report, indent=1) if args.json else render(report))
     return 0
 

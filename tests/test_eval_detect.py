@@ -104,3 +104,21 @@ def test_cli_scores_the_asr_style(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["dataset"] == "presidio (asr)"
     # the uncased model still masks the lower-cased name in full
     assert report["by_gold_type"]["PERSON"]["recall_any_span"] == 1.0
+
+
+def test_each_document_is_scored_as_one_request_with_propagation() -> None:
+    note = "MRN 4839201 seen. Recheck 4839201 labs."
+    other = "Recheck 4839201 labs."  # another request: the value is not known there
+    second = note.rindex("4839201")
+    alone, propagated = (
+        ev.build_detector({"regex"}, None, None, propagate=p)([note, other]) for p in (False, True)
+    )
+    assert not any(s.start <= second < s.end for s in alone[0])
+    assert any(s.start <= second < s.end and s.kind == "MRN" for s in propagated[0])
+    assert propagated[1] == alone[1] == []
+
+
+def test_cli_says_whether_it_propagated(capsys: pytest.CaptureFixture[str]) -> None:
+    for flags, expected in (([], True), (["--no-propagation"], False)):
+        assert ev.main(["asq", str(FIXTURES / "asq"), "--passes", "regex", "--json", *flags]) == 0
+        assert json.loads(capsys.readouterr().out)["propagation"] is expected

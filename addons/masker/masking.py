@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from masker.audit.events import REDACTION_APPLIED, RESIDUAL_SCAN, SCAN_SKIPPED, Event, EventSink
-from masker.detect.merge import merge_spans
 from masker.detect.pipeline import Detector
+from masker.detect.propagation import occurrences, propagated_values
 from masker.detect.spans import Span
 from masker.engine import MaskingError, TextField
 from masker.policy.model import Policy
@@ -67,12 +67,12 @@ class MaskingEngine:
         # 1. detection, all fields of the request in one batch
         found: dict[str, str] = {}  # detected value -> kind
         for i, spans in zip(scanned, self.detector.detect_batch([out[i] for i in scanned])):
-            found.update(self._masked_values(out[i], spans))
+            found.update(propagated_values(out[i], spans, self.policy))
             apply(i, spans)
         # 2. propagation: a value detected anywhere is masked everywhere in the request
         if found:
             for i in scanned:
-                spans = _occurrences(out[i], found, written)
+                spans = occurrences(out[i], found, _written_ranges(out[i], written))
                 if spans:
                     apply(i, spans)
         # 3. residual scan: what the rule-based passes still find is masked once more;
@@ -115,17 +115,6 @@ class MaskingEngine:
     def record(self, events: Sequence[Event]) -> None:
         self._sink.append(events)
 
-    def _masks(self, kind: str) -> bool:
-        rule = self.policy.rule(kind)
-        return rule is not None and rule.action != "passthrough"
-
-    def _masked_values(self, text: str, spans: Sequence[Span]) -> dict[str, str]:
-        return {
-            text[s.start : s.end]: s.kind
-            for s in spans
-            if self._masks(s.kind) and len(text[s.start : s.end].strip()) >= _MIN_PROPAGATED_LEN
-        }
-
     def _residual(self, text: str, written: set[str]) -> tuple[list[Span], list[Span]]:
         """Identifiers the rule-based passes still find: (clear of Masker's output, straddling it).
 
@@ -142,7 +131,7 @@ class MaskingEngine:
         for a, b in windows:
             for w in self.detector.rule_based(text[a:b]):
                 s = Span(w.start + a, w.end + a, w.kind, w.pass_name, w.detector, w.confidence)
-                if not self._masks(s.kind) or any(x <= s.start and s.end <= y for x, y in ranges):
+                if not self.policy.masks(s.kind) or any(x <= s.start and s.end <= y for x, y in ranges):
                     continue
                 overlaps = any(x < s.end and s.start < y for x, y in ranges)
                 (straddling if overlaps else outside).append(s)
@@ -160,7 +149,6 @@ class MaskingEngine:
         )
 
 
-_MIN_PROPAGATED_LEN = 3
 # Characters around a replacement that the rule-based detectors may read as
 # context (their cue windows are a few words); the residual scan re-reads them.
 _RESIDUAL_CONTEXT = 96
@@ -205,23 +193,3 @@ def _windows(text: str, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             windows.append((a, b))
     return windows
-
-
-def _occurrences(text: str, found: dict[str, str], produced: set[str]) -> list[Span]:
-    """Spans of already-detected values that occur again in ``text`` outside what Masker wrote."""
-    tokens = _written_ranges(text, produced)
-    spans: list[Span] = []
-    for value, kind in found.items():
-        start = text.find(value)
-        while start != -1:
-            end = start + len(value)
-            if not any(a < end and start < b for a, b in tokens) and _word_bounded(text, start, end):
-                spans.append(Span(start, end, kind, "propagation", "propagation", 1.0))
-            start = text.find(value, end)
-    return merge_spans(spans, text=text)
-
-
-def _word_bounded(text: str, start: int, end: int) -> bool:
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    return not (before.isalnum() or after.isalnum())

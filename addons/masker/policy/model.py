@@ -58,6 +58,11 @@ class Policy:
     def rule(self, kind: str) -> EntityRule | None:
         return self.entities.get(kind)
 
+    def masks(self, kind: str) -> bool:
+        """Whether a detected ``kind`` is replaced (tokenized or redacted), not passed through."""
+        rule = self.rule(kind)
+        return rule is not None and rule.action != "passthrough"
+
     @property
     def diarize(self) -> bool:
         return "diarize" in self.passes
