@@ -15,6 +15,7 @@ from masker.detect.ner import (
     _clinical_numbers,
     _clock_range,
     _no_date_words,
+    _with_initial,
     default_model_dir,
     plausible_email,
 )
@@ -263,3 +264,24 @@ def test_shift_times_and_slashed_readings_are_no_date(value: str, reading: bool)
 ])
 def test_a_shift_is_no_phone_number(value: str, shift: bool) -> None:
     assert _clock_range(value) is shift
+
+
+@pytest.mark.parametrize(("text", "name", "widened"), [
+    ("pt is john d seen at st marys", "john", "john d"),
+    ("patient mary k", "mary", "mary k"),
+    ("patient name mary a. seen at stanford", "mary", "mary a"),
+    ("spoke with mary a few days ago", "mary", "mary"),  # an article, not an initial
+    ("i told mary i would call", "mary", "mary"),
+    ("DR. BAKAITIS W IMPROVED FILLING", "DR. BAKAITIS", "DR. BAKAITIS"),  # "w" is "with" in notes
+    ("john d'souza called", "john", "john"),  # no lone letter: a surname follows
+    ("mary k9 unit", "mary", "mary"),
+])
+def test_a_lone_initial_after_a_name_joins_it(text: str, name: str, widened: str) -> None:
+    start = text.index(name)
+    assert text[start : _with_initial(text, start + len(name))] == widened
+
+
+def test_the_model_name_takes_its_initial_in_caseless_speech(ner: NerPass) -> None:
+    text = "follow up for a 58 year old female jennifer k seen at our clinic on july second"
+    [spans] = ner.detect_batch([text])
+    assert ("NAME", "jennifer k") in _found(text, spans)

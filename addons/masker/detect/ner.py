@@ -56,6 +56,10 @@ pipeline's job; these model-specific filters are applied here:
   times joined by a dash is a shift ("1900-0700", not "1999-2004"); a DATE
   of slashed numbers holding a decimal is a blood gas or a ventilator
   setting ("7.37/45/116", "5/5-.40").
+* initials: a NAME followed by a lone letter takes it in ("john d seen at",
+  "mary k."), which the model often leaves out in caseless speech text; "a"
+  and "i" only before punctuation or the end of a line, "w" and "x" (with,
+  times) never.
 * e-mail shape: an EMAIL span must hold an "@" with no space beside it or the
   spoken "at ... dot" form (``plausible_email``); "heparin @ 800" is not one.
 
@@ -94,6 +98,9 @@ _NAME_CUE = re.compile(
 )
 _PLACE_KINDS = frozenset({"ORGANIZATION", "LOCATION"})
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
+# A lone letter after a name, and what may follow it: a space, punctuation or the end.
+_INITIAL = re.compile(r"[ \t]([^\W\d_])(?=\s|[.,;:!?)\]]|$)")
+_PAUSE = re.compile(r"[.,;:!?)\]]|\s*\n|\s*$")
 # How far around an all-caps word to look for lower case (is it an acronym in prose?).
 _CASE_WINDOW = 40
 _FACILITY_LOOKAHEAD = 24
@@ -367,6 +374,8 @@ class NerPass:
                 continue
             if kind == "NAME" and _ordinary_words(text, start, end, names):
                 continue
+            if kind == "NAME":
+                end = _with_initial(text, end)
             if kind in _PLACE_KINDS and _plain_words(text, start, end):
                 continue
             if kind == "DATE" and (_no_date_words(text[start:end]) or _clinical_numbers(text[start:end])):
@@ -375,6 +384,19 @@ class NerPass:
                 continue
             spans.append(Span(start, end, kind, "ner", "ner", confidence))
         return spans
+
+
+def _with_initial(text: str, end: int) -> int:
+    """The end of a NAME widened over a lone initial after it ("mary k seen at", "John Q."),
+    which the model often leaves out. "a" and "i" count only before a pause ("patient
+    mary a." but not "mary a few days"); "w" and "x" (with, times) never."""
+    m = _INITIAL.match(text, end)
+    if m is None:
+        return end
+    letter = m.group(1).lower()
+    if letter in "wx" or (letter in "ai" and not _PAUSE.match(text, m.end())):
+        return end
+    return m.end()
 
 
 def _ordinary_words(text: str, start: int, end: int, names: list[tuple[int, int]]) -> bool:
