@@ -146,6 +146,9 @@ def test_no_ward_for_doses_dates_units_or_known_words(text: str) -> None:
     ("transferred from the University of Eastmoor Medical Center", "University of Eastmoor Medical Center"),
     ("PT ADMITTED FROM UNIVERSITY OF EASTMOOR MEDICAL YESTERDAY", "UNIVERSITY OF EASTMOOR MEDICAL"),
     ("recieved from university of eastmoor hospital. intubated", "university of eastmoor hospital"),
+    ("insulin gtt per U Maryland scale.", "U Maryland"),
+    ("PRESENTED TO U OF MD WITH SEPSIS", "U OF MD"),
+    ("sister works at U. new york", "U. new york"),
 ])
 def test_facility_names_ending_in_a_facility_word(text: str, value: str) -> None:
     assert [text[s:e] for s, e in named_facilities(text)] == [value]
@@ -154,6 +157,10 @@ def test_facility_names_ending_in_a_facility_word(text: str, value: str) -> None
 @pytest.mark.parametrize("text", [
     "Transfer to Rehab when stable", "Await Rehab placement", "TO LAKEVIEW HOSP",
     "son went to university of the west for college",  # a university, but no hospital
+    "given 10 U of insulin",  # units
+    "insulin 8 U Maryland protocol",  # a number before the "U": units
+    "can u maryland folks hear me",  # lower-case "u" is "you"
+    "EMU OF MD",  # "U" inside a word
 ])
 def test_no_facility_name_from_plan_words_or_capitals(text: str) -> None:
     assert named_facilities(text) == []

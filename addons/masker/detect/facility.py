@@ -27,7 +27,8 @@ immediately before a word, three rules apply:
 A facility word after a name is the other signal used here, cue or not:
 ``named_facilities`` finds title-case names ending in one ("Lakeview Hosp",
 "Brightwater Adventist", "Greater Pinecrest Med Ctr") and university
-hospitals in any case ("UNIVERSITY OF EASTMOOR MEDICAL CENTER"), and an NER place or
+hospitals in any case ("UNIVERSITY OF EASTMOOR MEDICAL CENTER"), universities
+written as a capital "U" and a US state ("U Maryland scale", "U OF MD"), and an NER place or
 organisation right before one ("PINECREST" + "REHAB") takes it in and becomes
 an ORGANIZATION (``trust_after_movement``).
 """
@@ -101,6 +102,24 @@ _NAMED_FACILITY = regex.compile(
 _UNIVERSITY_FACILITY = regex.compile(
     r"(?<!\p{L})(?i:univ(?:ersity|\.)?\s+of\s+\p{L}+(?:\s+\p{L}+)?\s+(?:hospitals?|hosp\.?"
     r"|med(?:ical|\.)?\s+(?:center|ctr\.?)|medical|health(?:\s+(?:system|center))?|clinics?))(?!\p{L})"
+)
+_US_STATES = (
+    "alabama|alaska|arizona|arkansas|california|colorado|connecticut|delaware|florida|georgia|hawaii"
+    "|idaho|illinois|indiana|iowa|kansas|kentucky|louisiana|maine|maryland|massachusetts|michigan"
+    "|minnesota|mississippi|missouri|montana|nebraska|nevada|new\\s+hampshire|new\\s+jersey|new\\s+mexico"
+    "|new\\s+york|north\\s+carolina|north\\s+dakota|ohio|oklahoma|oregon|pennsylvania|rhode\\s+island"
+    "|south\\s+carolina|south\\s+dakota|tennessee|texas|utah|vermont|virginia|washington"
+    "|west\\s+virginia|wisconsin|wyoming|penn|mass|conn|mich|minn|wisc|tenn"
+)
+_US_STATE_CODES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC"
+    "|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+)
+# A university written as "U" and its state: "U Maryland scale", "U OF MD MED CENTER", "U Penn".
+# The capital "U" and the state make it one ("10 U of insulin" has a number before it, no state).
+_UNIVERSITY_ABBREVIATED = regex.compile(
+    r"(?<![\p{L}\p{N}.'-]|\p{N}\s+)U\.?\s+(?:(?:(?i:of)\s+)?(?i:" + _US_STATES + r")"
+    r"|(?i:of)\s+(?:" + _US_STATE_CODES + r"))(?![\p{L}\p{N}])"
 )
 # Title-case words that start a sentence or a plan, not a facility's name.
 _NOT_FACILITY_START = frozenset("""
@@ -177,8 +196,10 @@ def _unknown_name(word: str) -> bool:
 
 def named_facilities(text: str) -> list[tuple[int, int]]:
     """(start, end) of title-case names ending in a facility word ("Lakeview Hosp", "Brightwater
-    Adventist"), and of university hospitals in any case ("university of eastmoor medical center")."""
+    Adventist"), of university hospitals in any case ("university of eastmoor medical center")
+    and of universities written as "U" and a state ("U Maryland", "U of MD")."""
     found = [(m.start(), m.end()) for m in _UNIVERSITY_FACILITY.finditer(text)]
+    found += [(m.start(), m.end()) for m in _UNIVERSITY_ABBREVIATED.finditer(text)]
     if _FACILITY_SUFFIX.search(text) is None:
         return found
     titled = [(m.start(), m.end()) for m in _NAMED_FACILITY.finditer(text) if m.group("first") not in _NOT_FACILITY_START]
