@@ -228,3 +228,32 @@ def test_residual_windows_cover_context_and_stop_at_whitespace() -> None:
     assert (a == 0 or text[a - 1] == " ") and (b == len(text) or text[b] == " ")
     assert len(_windows(text, [(100, 110), (120, 130)])) == 1  # overlapping windows merge
     assert len(_windows(text, [(0, 5), (480, 490)])) == 2
+
+
+def test_a_made_up_token_is_scanned_like_text(tmp_path: Path) -> None:
+    """Only tokens that rehydrate in the caller's scope are skipped; a token
+    from another scope, or text merely shaped like one, is scanned."""
+    engine, _ = make_engine(tmp_path)
+    [minted] = engine.mask_texts(fields(f"call {PHONE}"), Scope("other-bot", "call-9"))
+    foreign = TOKEN_RE.search(minted).group()
+    # Shape-only "tokens" carrying a phone number in their key-id part.
+    digits = PHONE.replace("-", "")
+    fakes = [f"MSKV1.PHONE.{digits}.{'A' * 26}", f"MSK1.PHONE.{digits}.{'B' * 20}"]
+    [masked] = engine.mask_texts(fields(f"call {fakes[0]} or {fakes[1]}, not {foreign}"), SCOPE)
+    assert digits not in masked
+    assert foreign in masked  # another scope's token is no PHI: scanned, nothing found, kept
+    # a genuine token of this scope is left exactly as it is
+    [own] = engine.mask_texts(fields(f"call {PHONE}"), SCOPE)
+    [again] = engine.mask_texts(fields(own), SCOPE)
+    assert again == own
+
+
+def test_a_fields_context_is_read_but_never_masked_or_returned(tmp_path: Path) -> None:
+    engine, sink = make_engine(tmp_path)
+    number = TextField("123456789", None, "metadata/ssn", "ssn: ")
+    plain = TextField("256", None, "metadata/count", "count: ")
+    masked, kept = engine.mask_texts([number, plain], SCOPE)
+    assert TOKEN_RE.fullmatch(masked) and kept == "256"
+    assert engine.rehydrate(masked, SCOPE) == "123456789"
+    spans = [e.span for e in sink.events if e.kind == "detection"]
+    assert spans == [(0, 9)]  # offsets of the field's own text, not of context + text

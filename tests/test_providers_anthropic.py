@@ -69,15 +69,14 @@ def test_media_blocks_follow_the_switch(block: dict) -> None:
     assert out["messages"][0]["content"] == [block, {"type": "text", "text": NAME}]
 
 
-def test_image_inside_tool_result_is_media_and_unknown_block_refused() -> None:
+def test_image_inside_tool_result_is_media_and_unknown_block_scanned() -> None:
     img = {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}
     with pytest.raises(MaskingError):
         mask_request(PATH, {"messages": [{"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "t", "content": [img]}]}]}, FakeMask())
-    with pytest.raises(MaskingError) as err:
-        mask_request(PATH, {"messages": [{"role": "user", "content": [{"type": "mystery", "x": "Alice Smith"}]}]},
-                     FakeMask())
-    assert err.value.code == "unsupported_content"
+    out = mask_request(PATH, {"messages": [{"role": "user", "content": [{"type": "mystery", "x": "Alice Smith"}]}]},
+                       FakeMask())
+    assert out["messages"][0]["content"][0] == {"type": "mystery", "x": NAME}  # deny by default: scanned
 
 
 def test_count_tokens_path_uses_the_same_shape() -> None:

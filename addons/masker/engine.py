@@ -25,11 +25,15 @@ class TextField:
     ``role`` is the chat role that produced it (``user``, ``assistant``,
     ``system``, ``tool``) or None; ``path`` a JSON-pointer-like location used
     in events (``messages/3/content``) and never contains values.
+    ``context`` is read by the detector in front of ``text`` but never masked
+    or returned: the words of a JSON number's key (``"patient phone: "``), so
+    that ``{"phone": 4155550142}`` is judged as a phone number would be in text.
     """
 
     text: str
     role: str | None = None
     path: str = ""
+    context: str = ""
 
 
 class MaskingError(Exception):

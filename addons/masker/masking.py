@@ -27,6 +27,10 @@ class MaskingEngine:
     occurs in the request, where context may have been too weak to find it)
     and a *residual scan* (the masked texts are scanned again by the
     rule-based passes; a finding outside a token blocks the request).
+
+    Token-shaped text is left alone only when it is a genuine token of the
+    caller's scope (it rehydrates there); anything else shaped like a token
+    is scanned like any text, so a made-up ``MSKV1...`` carries nothing out.
     """
 
     def __init__(
@@ -64,9 +68,14 @@ class MaskingEngine:
             else:
                 events.append(self._event(SCAN_SKIPPED, scope, reason="role_not_scanned", path=f.path, role=f.role))
 
-        # 1. detection, all fields of the request in one batch
+        # Tokens already in the request that are genuine for this scope; others are text.
+        written.update(t for i in scanned for t in self._genuine_tokens(out[i], scope))
+
+        # 1. detection, all fields of the request in one batch (a field's context read in front of it)
         found: dict[str, str] = {}  # detected value -> kind
-        for i, spans in zip(scanned, self.detector.detect_batch([out[i] for i in scanned])):
+        views = [fields[i].context + _as_text(out[i], written) for i in scanned]
+        for i, spans in zip(scanned, self.detector.detect_batch(views)):
+            spans = _after_context(spans, len(fields[i].context))
             found.update(propagated_values(out[i], spans, self.policy))
             apply(i, spans)
         # 2. propagation: a value detected anywhere is masked everywhere in the request
@@ -115,6 +124,12 @@ class MaskingEngine:
     def record(self, events: Sequence[Event]) -> None:
         self._sink.append(events)
 
+    def _genuine_tokens(self, text: str, scope: Scope) -> list[str]:
+        """Token-shaped strings of ``text`` that rehydrate in ``scope`` (minted for it)."""
+        if "MSK" not in text:
+            return []
+        return [m.group() for m in TOKEN_RE.finditer(text) if self._rehydrator.is_genuine(m, scope)]
+
     def _residual(self, text: str, written: set[str]) -> tuple[list[Span], list[Span]]:
         """Identifiers the rule-based passes still find: (clear of Masker's output, straddling it).
 
@@ -128,8 +143,9 @@ class MaskingEngine:
         straddling: list[Span] = []
         # spans were applied but nothing Masker writes is here: trust nothing, scan it all
         windows = _windows(text, ranges) if ranges else [(0, len(text))]
+        view = _as_text(text, written)
         for a, b in windows:
-            for w in self.detector.rule_based(text[a:b]):
+            for w in self.detector.rule_based(view[a:b]):
                 s = Span(w.start + a, w.end + a, w.kind, w.pass_name, w.detector, w.confidence)
                 if not self.policy.masks(s.kind) or any(x <= s.start and s.end <= y for x, y in ranges):
                     continue
@@ -168,9 +184,27 @@ def _replacements(masked: str, events: list[Event]) -> set[str]:
     }
 
 
+def _after_context(spans: Sequence[Span], n: int) -> list[Span]:
+    """Spans of ``context + text`` as spans of ``text``: shifted back, cut at its start."""
+    if not n:
+        return list(spans)
+    return [Span(max(s.start, n) - n, s.end - n, s.kind, s.pass_name, s.detector, s.confidence)
+            for s in spans if s.end > n]
+
+
+def _as_text(text: str, genuine: set[str]) -> str:
+    """``text`` as the detector must read it: token-shaped strings that are not
+    genuine tokens lose their token look (same length, so offsets hold) and are
+    scanned like the text they are."""
+    if "MSK" not in text:
+        return text
+    return TOKEN_RE.sub(lambda m: m.group() if m.group() in genuine else "msk" + m.group()[3:], text)
+
+
 def _written_ranges(text: str, produced: set[str]) -> list[tuple[int, int]]:
-    """Ranges of ``text`` that Masker wrote: tokens, placeholders, surrogates."""
-    ranges = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    """Ranges of ``text`` that Masker wrote (tokens, placeholders, surrogates) or
+    genuine tokens of the scope that were there already."""
+    ranges: list[tuple[int, int]] = []
     for value in produced:
         start = text.find(value)
         while start != -1:

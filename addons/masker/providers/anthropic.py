@@ -1,13 +1,12 @@
 """Anthropic Messages (``/v1/messages``, ``/v1/messages/count_tokens``).
 
-Request free text: ``system`` (string or text blocks); ``messages[].content``
-as a string or blocks: ``text``, ``thinking`` text, ``tool_use``/
-``server_tool_use`` ``input`` (every string leaf), ``tool_result`` content
-(string or blocks), text-source ``document`` data/title/context,
-``search_result`` title and text; ``metadata.user_id``. Image and binary
-documents follow the media switch; ``redacted_thinking`` and
-``web_search_tool_result`` (opaque / public web content) pass; any other
-block type is refused.
+Request: every string, number and key is scanned (``masker.providers.walk``),
+``redacted_thinking`` data and ``web_search_tool_result`` content included
+(what is opaque to us may still carry what a client put there); this module
+adds what Messages defines: ``system`` is system text, each message's
+``role`` is the role of its blocks, ``tool_result`` content is tool text,
+image blocks and base64/file documents follow the media switch, and the
+exemptions below, each with its reason.
 
 Masking ``thinking`` text keeps PHI from leaving; it may invalidate the
 block's signature when the masked text differs from what the model wrote.
@@ -22,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from masker.providers.base import FieldSink, RehydrateFn, rehydrate_leaves, unsupported
+from masker.providers.base import RehydrateFn, rehydrate_leaves
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Role, Shape, node_role, one_of, shaped
 from masker.stream.rehydrate import PendingTails
 
 EVENT_TYPES = frozenset(
@@ -36,64 +36,56 @@ EVENT_TYPES = frozenset(
         "ping",
     }
 )
-_PASS_BLOCKS = frozenset({"redacted_thinking", "web_search_tool_result"})
+BLOCK_TYPES = ("text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking",
+               "server_tool_use", "web_search_tool_result", "web_search_result", "search_result",
+               "container_upload", "mcp_tool_use", "mcp_tool_result")
 
 
-def collect(body: dict[str, Any], sink: FieldSink) -> None:
-    blocks(body, "system", "system", "system", sink)
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for i, msg in enumerate(messages):
-            if isinstance(msg, dict):
-                role = msg.get("role") if isinstance(msg.get("role"), str) else None
-                blocks(msg, "content", role, f"messages/{i}/content", sink)
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict):
-        sink.text(metadata, "user_id", role=None, path="metadata/user_id")
+def _is_media(node: dict[str, Any]) -> bool:
+    """An image block, or a document whose source is not text (base64 PDF, a file, a URL)."""
+    kind = node.get("type")
+    if kind == "image":
+        return True
+    if kind == "document":
+        source = node.get("source")
+        return not (isinstance(source, dict) and source.get("type") in ("text", "content"))
+    return False
 
 
-def blocks(container: dict[str, Any], key: str, role: str | None, path: str, sink: FieldSink) -> None:
-    """``container[key]`` as a string or a list of content blocks."""
-    value = container.get(key)
-    if isinstance(value, str):
-        sink.text(container, key, role=role, path=path)
-    elif isinstance(value, list):
-        for j, block in enumerate(value):
-            _block(block, role, f"{path}/{j}", sink)
+def _block_role(block: Any) -> str | None:
+    return "tool" if isinstance(block, dict) and block.get("type") == "tool_result" else None
 
 
-def _block(block: Any, role: str | None, path: str, sink: FieldSink) -> None:
-    kind = block.get("type") if isinstance(block, dict) else None
-    if kind == "text":
-        sink.text(block, "text", role=role, path=f"{path}/text")
-    elif kind == "thinking":
-        sink.text(block, "thinking", role=role, path=f"{path}/thinking")
-    elif kind in ("tool_use", "server_tool_use"):
-        sink.leaves(block, "input", role=role, path=f"{path}/input")
-    elif kind == "tool_result":
-        blocks(block, "content", "tool", f"{path}/content", sink)
-    elif kind == "image":
-        sink.media(path)
-    elif kind == "document":
-        _document(block, role, path, sink)
-    elif kind == "search_result":
-        sink.text(block, "title", role=role, path=f"{path}/title")
-        blocks(block, "content", role, f"{path}/content", sink)
-    elif kind not in _PASS_BLOCKS:
-        raise unsupported(path, "content block")
-
-
-def _document(block: dict[str, Any], role: str | None, path: str, sink: FieldSink) -> None:
-    source = block.get("source")
-    stype = source.get("type") if isinstance(source, dict) else None
-    if stype == "text":
-        sink.text(source, "data", role=role, path=f"{path}/source/data")
-    elif stype == "content":
-        blocks(source, "content", role, f"{path}/source/content", sink)
-    else:
-        sink.media(path)
-    sink.text(block, "title", role=role, path=f"{path}/title")
-    sink.text(block, "context", role=role, path=f"{path}/context")
+SHAPE = Shape(
+    "anthropic",
+    exempt=(
+        *COMMON_EXEMPT,
+        Exempt(("**", "type"), one_of(*BLOCK_TYPES, "base64", "url", "file", "content", "ephemeral", "enabled",
+                                      "disabled", "auto", "any", "tool", "none", "custom", "object", "string",
+                                      "number", "integer", "boolean", "array", "null", "char_location",
+                                      "page_location", "content_block_location", "search_result_location",
+                                      "web_search_result_location"), "block, source, cache and schema type enums"),
+        Exempt(("tools", "*", "type"), shaped(r"[a-z_]+_\d{8}"), "a versioned server tool type (web_search_20250305)"),
+        Exempt(("tools", "*", "name"), one_of("web_search", "web_fetch", "bash", "str_replace_editor",
+                                              "str_replace_based_edit_tool", "computer", "code_execution"),
+               "names Anthropic fixes for its server and client tools"),
+        Exempt(("**", "media_type"), shaped(r"(?:image|application|text)/[a-z0-9.+-]{1,40}"), "a MIME type"),
+        Exempt(("**", "cache_control", "ttl"), one_of("5m", "1h"), "cache lifetime enum"),
+        Exempt(("service_tier",), one_of("auto", "standard_only"), "service tier enum"),
+        Exempt(("thinking", "budget_tokens"), lambda v: isinstance(v, int), "a token budget"),
+    ),
+    roles=(
+        Role(("system",), "system"),
+        Role(("messages", "*"), node_role),
+        Role(("messages", "*", "content", "*"), _block_role),
+    ),
+    fields=COMMON_FIELDS | frozenset({
+        "system", "messages", "max_tokens", "stop_sequences", "top_k", "thinking", "budget_tokens",
+        "input_schema", "tool_use_id", "is_error", "signature", "context", "service_tier", "ttl",
+        "disable_parallel_tool_use", "container", "mcp_servers", "file_id", "encrypted_content",
+    }),
+    media=_is_media,
+)
 
 
 _DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}

@@ -1,14 +1,10 @@
-"""Shared pieces of the provider shapes: field collection and leaf rehydration.
+"""Shared pieces of the provider shapes: the field sink and leaf rehydration.
 
-A provider walker registers every free-text string of a request body with a
-``FieldSink`` (where it sits, which role said it); the sink then calls the
-mask function ONCE with all fields and writes the masked texts back.
-
-What counts as free text (masked): message/content text, tool-call arguments
-(string leaves of the parsed JSON), tool results, instructions/system text,
-``name`` of chat messages, ``user``/``metadata`` values. Never masked: model
-names, ids, roles, types, tool names and tool/function *definitions* (schemas
-and descriptions are developer-authored) and JSON object keys.
+The request walker (``masker.providers.walk``) registers every string, number
+and object key of a body with a ``FieldSink`` (where it sits, which role said
+it); the sink then calls the mask function ONCE with all fields and writes
+the masked texts back. What a provider may leave out is decided by its
+``Shape`` (exemptions with reasons), never by a list of fields to mask.
 """
 
 from __future__ import annotations
@@ -26,9 +22,6 @@ class RehydrateFn(Protocol):
     def __call__(self, text: str, *, json_escape: bool = False) -> str: ...
 
 
-# Keys whose string values are structure, never free text (generic walker).
-# Ids are masked there: an unknown API's ``patient_id`` may well be PHI.
-STRUCTURAL_KEYS = frozenset({"model", "role", "type", "object"})
 # Keys whose values are opaque blobs: never rehydrated (saves scanning base64).
 OPAQUE_KEYS = frozenset(
     {"signature", "encrypted_content", "audio", "b64_json", "partial_image_b64", "embedding"}
@@ -39,13 +32,36 @@ JSON_TEXT_KEYS = frozenset({"arguments"})
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
-def path_key(key: str) -> str:
-    """A JSON object key as it may appear in a field path (paths carry no values)."""
-    return key if _IDENT_RE.fullmatch(key) else "*"
+def path_key(key: object) -> str:
+    """A path step as it may appear in a field path (paths carry no values)."""
+    if isinstance(key, int):
+        return str(key)
+    return key if isinstance(key, str) and _IDENT_RE.fullmatch(key) else "*"
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` that refuses what an upstream could read differently.
+
+    A duplicate key is refused (an upstream may take the copy Masker did not
+    look at), and so are ``NaN``/``Infinity`` (not JSON; re-serialized they
+    would reach the upstream as whatever its parser makes of them).
+    """
+    return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise MaskingError("duplicate_key", "a JSON object has the same key twice; Masker refuses it", 400)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise MaskingError("invalid_json", f"{name} is not JSON", 400)
 
 
 class FieldSink:
-    """Collects the free-text fields of one request body, then masks them at once."""
+    """Collects every scannable piece of one request body, then masks them at once."""
 
     def __init__(self, media: str = "block") -> None:
         self.media_allowed = media == "allow"  # anything else fails closed
@@ -57,43 +73,58 @@ class FieldSink:
     def fields(self) -> list[TextField]:
         return list(self._fields)
 
+    def _add(self, field: TextField, setter: Callable[[str], None]) -> None:
+        self._fields.append(field)
+        self._setters.append(setter)
+
     def text(self, container: Any, key: Any, *, role: str | None, path: str) -> None:
-        """Register ``container[key]`` when it is a non-empty string."""
-        value = _get(container, key)
+        """``container[key]``, a non-empty string: masked in place."""
+        value = container[key]
         if isinstance(value, str) and value:
-            self._fields.append(TextField(value, role, path))
-            self._setters.append(lambda masked, c=container, k=key: c.__setitem__(k, masked))
+            self._add(TextField(value, role, path), lambda masked, c=container, k=key: c.__setitem__(k, masked))
 
-    def leaves(self, container: Any, key: Any, *, role: str | None, path: str) -> None:
-        """Register every string leaf under ``container[key]`` (object keys untouched)."""
-        value = _get(container, key)
-        if isinstance(value, str):
-            self.text(container, key, role=role, path=path)
-        elif isinstance(value, dict):
-            for k in list(value):
-                self.leaves(value, k, role=role, path=f"{path}/{path_key(k)}")
-        elif isinstance(value, list):
-            for i in range(len(value)):
-                self.leaves(value, i, role=role, path=f"{path}/{i}")
+    def fixed(self, container: Any, key: Any, *, role: str | None, path: str, what: str) -> None:
+        """A string that must not change (a model name): scanned, refused if it holds an identifier."""
+        value = container[key]
+        if isinstance(value, str) and value:
+            self._add(TextField(value, role, path), lambda masked: _unchanged(masked, value, what, path))
 
-    def json_text(self, container: Any, key: Any, *, role: str | None, path: str) -> None:
-        """Register a string that holds JSON (tool-call arguments).
+    def key(self, obj: dict[str, Any], key: str, *, role: str | None, path: str) -> None:
+        """An object key of ``obj`` (``path`` ends in ``{key}``): scanned; one that holds
+        an identifier is refused, since renaming a key breaks the API contract."""
+        if key:
+            self._add(TextField(key, role, path), lambda masked: _unchanged(masked, key, "a JSON key", path))
 
-        The string leaves of the parsed value are masked and the value is
-        re-serialized; the original string is kept byte-for-byte when nothing
-        changed. Text that is not valid JSON is masked as plain text.
-        """
-        raw = _get(container, key)
+    def number(self, container: Any, key: Any, *, role: str | None, path: str, context: str) -> None:
+        """A JSON number, scanned as its decimal text with ``context`` (its key's
+        words) in front for the detector. One that is an identifier leaves as a
+        string token: a number cannot hold a token, and the digits must not go."""
+        value = container[key]
+        text = repr(value) if isinstance(value, float) else str(value)
+
+        def setter(masked: str) -> None:
+            if masked != text:
+                container[key] = masked
+
+        self._add(TextField(text, role, path, context), setter)
+
+    def json_text(self, container: Any, key: Any, *, path: str, walk: Callable[[list[Any]], None],
+                  role: str | None) -> None:
+        """A string that holds JSON (tool-call arguments): ``walk`` registers the
+        pieces of the parsed value, which is re-serialized only when something
+        changed (the original bytes are kept otherwise). Text that is not JSON is
+        masked as text; JSON with a duplicate key is refused (``loads_strict``)."""
+        raw = container[key]
         if not isinstance(raw, str) or not raw:
             return
         try:
-            parsed = json.loads(raw)
+            parsed = loads_strict(raw)
         except ValueError:
             self.text(container, key, role=role, path=path)
             return
         box = [parsed]
         before = len(self._fields)
-        self.leaves(box, 0, role=role, path=path)
+        walk(box)
         if len(self._fields) == before:
             return
         original = json.loads(raw)
@@ -124,17 +155,9 @@ class FieldSink:
             finalize()
 
 
-def unsupported(path: str, what: str) -> MaskingError:
-    """Fail closed on a part we cannot vouch for (it might carry unmasked text)."""
-    return MaskingError("unsupported_content", f"unsupported {what} at {path}", 400)
-
-
-def _get(container: Any, key: Any) -> Any:
-    if isinstance(container, dict):
-        return container.get(key)
-    if isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
-        return container[key]
-    return None
+def _unchanged(masked: str, original: str, what: str, path: str) -> None:
+    if masked != original:
+        raise MaskingError("unmaskable_value", f"{what} at {path} holds an identifier and cannot be masked", 400)
 
 
 def rehydrate_json_text(raw: str, rehydrate: RehydrateFn) -> str:

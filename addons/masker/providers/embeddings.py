@@ -1,32 +1,39 @@
 """Embeddings ``input`` and legacy completions ``prompt``/``suffix``.
 
-A string or a list of strings is free text; token arrays (lists of ints, or
-lists of such lists) are left as they are: they cannot be scanned.
+Every string, number and key is scanned (``masker.providers.walk``); inputs
+are the user's text. Token arrays (``input``/``prompt`` as lists of
+integers) are refused: they are text already tokenized, which Masker cannot
+read, so it cannot vouch for them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from masker.providers.base import FieldSink
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Refuse, Role, Shape, is_number, one_of
 
 
-def collect_embeddings(body: dict[str, Any], sink: FieldSink) -> None:
-    _strings(body, "input", sink)
-    sink.text(body, "user", role=None, path="user")
+def _token_ids(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def collect_completions(body: dict[str, Any], sink: FieldSink) -> None:
-    _strings(body, "prompt", sink)
-    sink.text(body, "suffix", role="user", path="suffix")
-    sink.text(body, "user", role=None, path="user")
+def _shape(name: str, key: str) -> Shape:
+    return Shape(
+        name,
+        exempt=(
+            *COMMON_EXEMPT,
+            Exempt(("encoding_format",), one_of("float", "base64"), "encoding format enum"),
+            Exempt(("logit_bias", "*"), is_number, "a bias between -100 and 100 for a token id"),
+        ),
+        refuse=(
+            Refuse((key, "*"), _token_ids, "token_ids_unsupported", "token ids cannot be scanned; send text"),
+            Refuse((key, "*", "*"), _token_ids, "token_ids_unsupported", "token ids cannot be scanned; send text"),
+        ),
+        roles=(Role((key,), "user"), Role(("suffix",), "user")),
+        fields=COMMON_FIELDS | frozenset({"encoding_format", "dimensions", "prompt", "suffix", "echo", "stop",
+                                          "logit_bias", "frequency_penalty", "presence_penalty", "best_of"}),
+    )
 
 
-def _strings(body: dict[str, Any], key: str, sink: FieldSink) -> None:
-    value = body.get(key)
-    if isinstance(value, str):
-        sink.text(body, key, role="user", path=key)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                sink.text(value, i, role="user", path=f"{key}/{i}")
+EMBEDDINGS = _shape("embeddings", "input")
+COMPLETIONS = _shape("completions", "prompt")

@@ -1,12 +1,9 @@
 """OpenAI Chat Completions (``/v1/chat/completions``, Azure deployments too).
 
-Request free text: ``messages[].content`` (string, or ``text``/``refusal``
-parts), participant ``name`` (not the function name of ``tool``/``function``
-messages), assistant ``tool_calls[].function.arguments`` and
-legacy ``function_call.arguments`` (JSON text: string leaves masked),
-``tool``/``function`` message contents, ``prediction.content``, ``user`` and
-``metadata`` values. Image/audio/file parts follow the media switch; any
-other part type is refused (it could carry text we do not mask).
+Request: every string, number and key is scanned (``masker.providers.walk``);
+this module adds what Chat defines: each message's ``role`` is the role of
+its text, tool-call ``arguments`` are JSON text, image/audio/file parts
+follow the media switch, and the exemptions below, each with its reason.
 
 Stream: ``chat.completion.chunk`` events (and legacy completions chunks with
 ``choices[].text``) are rehydrated with a pending tail per (choice, field),
@@ -18,66 +15,46 @@ from __future__ import annotations
 
 from typing import Any, Hashable
 
-from masker.providers.base import FieldSink, RehydrateFn, rehydrate_leaves, unsupported
+from masker.providers.base import RehydrateFn, rehydrate_leaves
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Role, Shape, is_number, node_role, one_of
 from masker.stream.rehydrate import PendingTails
 
-_MEDIA_PARTS = frozenset({"image_url", "input_audio", "file", "image", "audio"})
-_TEXT_PARTS = {"text": "text", "refusal": "refusal"}
+MEDIA_PARTS = frozenset({"image_url", "input_audio", "file", "image", "audio"})
 
-
-def collect(body: dict[str, Any], sink: FieldSink) -> None:
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        for i, msg in enumerate(messages):
-            if isinstance(msg, dict):
-                _message(msg, f"messages/{i}", sink)
-    prediction = body.get("prediction")
-    if isinstance(prediction, dict):
-        content_parts(prediction, "content", None, "prediction/content", sink)
-    sink.text(body, "user", role=None, path="user")
-    sink.leaves(body, "metadata", role=None, path="metadata")
-
-
-def _message(msg: dict[str, Any], path: str, sink: FieldSink) -> None:
-    role = msg.get("role") if isinstance(msg.get("role"), str) else None
-    content_parts(msg, "content", role, f"{path}/content", sink)
-    if role not in ("function", "tool"):  # there ``name`` is a function name, not a person
-        sink.text(msg, "name", role=role, path=f"{path}/name")
-    sink.text(msg, "refusal", role=role, path=f"{path}/refusal")
-    calls = msg.get("tool_calls")
-    if isinstance(calls, list):
-        for j, call in enumerate(calls):
-            fn = call.get("function") if isinstance(call, dict) else None
-            if isinstance(fn, dict):
-                sink.json_text(fn, "arguments", role=role, path=f"{path}/tool_calls/{j}/function/arguments")
-    fc = msg.get("function_call")
-    if isinstance(fc, dict):
-        sink.json_text(fc, "arguments", role=role, path=f"{path}/function_call/arguments")
-    audio = msg.get("audio")
-    if isinstance(audio, dict) and "data" in audio:
-        sink.media(f"{path}/audio")
-
-
-def content_parts(container: dict[str, Any], key: str, role: str | None, path: str, sink: FieldSink) -> None:
-    """``container[key]`` as a string or a list of chat content parts."""
-    content = container.get(key)
-    if isinstance(content, str):
-        sink.text(container, key, role=role, path=path)
-        return
-    if not isinstance(content, list):
-        return
-    for j, part in enumerate(content):
-        ppath = f"{path}/{j}"
-        if isinstance(part, str):  # some clients send bare strings
-            sink.text(content, j, role=role, path=ppath)
-            continue
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind in _TEXT_PARTS:
-            sink.text(part, _TEXT_PARTS[kind], role=role, path=f"{ppath}/{_TEXT_PARTS[kind]}")
-        elif kind in _MEDIA_PARTS:
-            sink.media(ppath)
-        else:
-            raise unsupported(ppath, "content part")
+SHAPE = Shape(
+    "openai_chat",
+    exempt=(
+        *COMMON_EXEMPT,
+        Exempt(("messages", "*", "content", "*", "type"), one_of("text", "refusal", *MEDIA_PARTS), "content part type enum"),
+        Exempt(("tools", "*", "type"), one_of("function", "custom"), "tool type enum"),
+        Exempt(("messages", "*", "tool_calls", "*", "type"), one_of("function", "custom"), "tool call type enum"),
+        Exempt(("**", "parameters", "**", "type"), one_of("object", "string", "number", "integer", "boolean",
+                                                          "array", "null"), "JSON Schema type enum"),
+        Exempt(("tool_choice",), one_of("auto", "none", "required"), "tool choice enum"),
+        Exempt(("tool_choice", "type"), one_of("function", "allowed_tools", "custom"), "tool choice type enum"),
+        Exempt(("response_format", "type"), one_of("text", "json_object", "json_schema"), "response format enum"),
+        Exempt(("reasoning_effort",), one_of("minimal", "low", "medium", "high"), "reasoning effort enum"),
+        Exempt(("service_tier",), one_of("auto", "default", "flex", "priority", "scale"), "service tier enum"),
+        Exempt(("verbosity",), one_of("low", "medium", "high"), "verbosity enum"),
+        Exempt(("modalities", "*"), one_of("text", "audio"), "modality enum"),
+        Exempt(("audio", "voice"), one_of("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx",
+                                         "sage", "shimmer", "verse", "marin", "cedar"), "built-in voice names"),
+        Exempt(("audio", "format"), one_of("wav", "aac", "mp3", "flac", "opus", "pcm16"), "audio format enum"),
+        Exempt(("messages", "*", "content", "*", "image_url", "detail"), one_of("auto", "low", "high"), "detail enum"),
+        Exempt(("messages", "*", "content", "*", "input_audio", "format"), one_of("wav", "mp3"), "audio format enum"),
+        Exempt(("logit_bias", "*"), is_number, "a bias between -100 and 100 for a token id"),
+        Exempt(("prediction", "type"), one_of("content"), "prediction type enum"),
+    ),
+    roles=(Role(("messages", "*"), node_role),),
+    fields=COMMON_FIELDS | frozenset({
+        "messages", "image_url", "input_audio", "file", "file_data", "filename", "refusal", "tool_calls",
+        "function_call", "functions", "max_tokens", "response_format", "json_schema", "schema", "stop",
+        "frequency_penalty", "presence_penalty", "logit_bias", "stream_options", "include_usage",
+        "parallel_tool_calls", "reasoning_effort", "service_tier", "store", "prediction", "modalities", "audio",
+        "voice", "verbosity", "web_search_options", "prompt_cache_key", "safety_identifier",
+    }),
+    media=lambda node: node.get("type") in MEDIA_PARTS or ("data" in node and "format" in node),
+)
 
 
 # Delta string fields streamed as text (not JSON).

@@ -1,12 +1,13 @@
 """OpenAI Responses API (``/v1/responses``); its stream logic also serves Realtime.
 
-Request free text: ``instructions``; ``input`` as a string or items:
-messages (content string or ``input_text``/``output_text``/``refusal``
-parts), ``function_call.arguments`` (JSON text), ``function_call_output``
-and ``custom_tool_call(_output)`` text, reasoning summaries; ``prompt``
-variables, ``user``, ``metadata`` values. Image/file/audio parts follow the
-media switch. Unknown item or part types are refused: they could carry text
-that would go out unmasked.
+Request: every string, number and key is scanned (``masker.providers.walk``),
+``item_reference`` ids, ``previous_response_id`` and reasoning
+``encrypted_content`` included unless they have the provider's id shape;
+this module adds what Responses defines: ``instructions`` are system text, a
+string ``input`` is user text, each item's ``role`` (or its type: tool calls
+are the assistant's, their outputs the tool's) is the role of its text,
+``arguments`` are JSON text, image/file/audio parts follow the media switch,
+and the exemptions below, each with its reason.
 
 Stream: every ``response.*.delta`` event with a string ``delta`` (output
 text, refusals, function-call arguments (JSON-escaped), reasoning text,
@@ -21,102 +22,75 @@ from __future__ import annotations
 
 from typing import Any
 
-from masker.providers.base import FieldSink, RehydrateFn, path_key, rehydrate_leaves, unsupported
+from masker.providers.base import RehydrateFn, rehydrate_leaves
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Role, Shape, node_role, one_of
 from masker.stream.rehydrate import PendingTails
 
-_TEXT_PARTS = {
-    "input_text": "text",
-    "output_text": "text",
-    "text": "text",
-    "summary_text": "text",
-    "reasoning_text": "text",
-    "refusal": "refusal",
-}
-_MEDIA_PARTS = frozenset({"input_image", "input_file", "input_audio", "image", "audio", "file"})
+MEDIA_PARTS = frozenset({"input_image", "input_file", "input_audio", "image", "audio", "file"})
+ITEM_TYPES = (
+    "message", "input_text", "output_text", "text", "summary_text", "reasoning_text", "refusal", "function_call",
+    "function_call_output", "custom_tool_call", "custom_tool_call_output", "reasoning", "item_reference",
+    "web_search_call", "file_search_call", "computer_call", "computer_call_output", "image_generation_call",
+    "code_interpreter_call", "local_shell_call", "local_shell_call_output", "mcp_call", "mcp_list_tools",
+    "mcp_approval_request", "mcp_approval_response", "function", "custom", "web_search", "web_search_preview",
+    "file_search", "code_interpreter", "image_generation", "mcp", "computer_use_preview", "local_shell",
+    "json_schema", "json_object", "url_citation", "file_citation", "input_audio", *MEDIA_PARTS,
+)
+_TOOL_CALLS = frozenset({"function_call", "custom_tool_call", "reasoning", "computer_call", "local_shell_call"})
+_TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output", "computer_call_output",
+                           "local_shell_call_output"})
 
 
-def collect(body: dict[str, Any], sink: FieldSink) -> None:
-    sink.text(body, "instructions", role="system", path="instructions")
-    items = body.get("input")
-    if isinstance(items, str):
-        sink.text(body, "input", role="user", path="input")
-    elif isinstance(items, list):
-        for i, item in enumerate(items):
-            input_item(items, i, f"input/{i}", sink)
-    prompt = body.get("prompt")
-    if isinstance(prompt, dict):
-        prompt_variables(prompt, "prompt", sink)
-    sink.text(body, "user", role=None, path="user")
-    sink.leaves(body, "metadata", role=None, path="metadata")
+def item_role(item: Any) -> str | None:
+    """The role of an input item's text: its ``role``, else by its type."""
+    role = node_role(item)
+    if role is not None or not isinstance(item, dict):
+        return role
+    kind = item.get("type")
+    return "assistant" if kind in _TOOL_CALLS else "tool" if kind in _TOOL_OUTPUTS else None
 
 
-def prompt_variables(prompt: dict[str, Any], path: str, sink: FieldSink) -> None:
-    """Reusable-prompt ``variables``: strings or single input parts."""
-    variables = prompt.get("variables")
-    if not isinstance(variables, dict):
-        return
-    for name in list(variables):
-        vpath = f"{path}/variables/{path_key(name)}"
-        if isinstance(variables[name], dict):
-            parts(variables, name, "user", vpath, sink, wrap=True)
-        else:
-            sink.text(variables, name, role="user", path=vpath)
+EXEMPT = (
+    *COMMON_EXEMPT,
+    Exempt(("**", "type"), one_of(*ITEM_TYPES), "item, part and tool type enums"),
+    Exempt(("**", "status"), one_of("in_progress", "completed", "incomplete"), "item status enum"),
+    Exempt(("**", "detail"), one_of("auto", "low", "high"), "image detail enum"),
+    Exempt(("reasoning", "effort"), one_of("minimal", "low", "medium", "high"), "reasoning effort enum"),
+    Exempt(("reasoning", "summary"), one_of("auto", "concise", "detailed"), "reasoning summary enum"),
+    Exempt(("truncation",), one_of("auto", "disabled"), "truncation enum"),
+    Exempt(("service_tier",), one_of("auto", "default", "flex", "priority", "scale"), "service tier enum"),
+    Exempt(("tool_choice",), one_of("auto", "none", "required"), "tool choice enum"),
+    Exempt(("text", "verbosity"), one_of("low", "medium", "high"), "verbosity enum"),
+    Exempt(("include", "*"), one_of("reasoning.encrypted_content", "file_search_call.results",
+                                    "web_search_call.action.sources", "message.input_image.image_url",
+                                    "computer_call_output.output.image_url", "code_interpreter_call.outputs",
+                                    "message.output_text.logprobs"), "include enum"),
+)
+FIELDS = COMMON_FIELDS | frozenset({
+    "instructions", "input", "previous_response_id", "prompt", "variables", "version", "reasoning", "effort",
+    "summary", "encrypted_content", "output", "call_id", "annotations", "image_url", "file_data", "filename",
+    "file_url", "max_output_tokens", "truncation", "include", "store", "background", "service_tier",
+    "parallel_tool_calls", "text", "verbosity", "json_schema", "schema", "conversation", "prompt_cache_key",
+    "safety_identifier", "refusal", "logprobs", "transcript", "input_audio",
+})
 
 
-def input_item(items: list[Any], i: int, path: str, sink: FieldSink) -> None:
-    """One item of ``input`` (also Realtime ``conversation.item.create`` items)."""
-    item = items[i]
-    if isinstance(item, str):
-        sink.text(items, i, role="user", path=path)
-        return
-    if not isinstance(item, dict):
-        return
-    kind = item.get("type", "message" if "role" in item else None)
-    role = item.get("role") if isinstance(item.get("role"), str) else None
-    if kind == "message":
-        parts(item, "content", role, f"{path}/content", sink)
-    elif kind == "function_call":
-        sink.json_text(item, "arguments", role="assistant", path=f"{path}/arguments")
-    elif kind == "custom_tool_call":
-        sink.text(item, "input", role="assistant", path=f"{path}/input")
-    elif kind in ("function_call_output", "custom_tool_call_output"):
-        parts(item, "output", "tool", f"{path}/output", sink)
-    elif kind == "reasoning":
-        parts(item, "summary", "assistant", f"{path}/summary", sink)
-        parts(item, "content", "assistant", f"{path}/content", sink)
-    elif kind != "item_reference":
-        raise unsupported(path, "input item")
+def is_media(node: dict[str, Any]) -> bool:
+    return node.get("type") in MEDIA_PARTS
 
 
-def parts(
-    container: dict[str, Any], key: str, role: str | None, path: str, sink: FieldSink, *, wrap: bool = False
-) -> None:
-    """``container[key]``: a string, a list of parts, or (``wrap``) a single part."""
-    value = container.get(key)
-    if isinstance(value, str):
-        sink.text(container, key, role=role, path=path)
-        return
-    if wrap and isinstance(value, dict):
-        _part(value, role, path, sink)
-        return
-    if isinstance(value, list):
-        for j, part in enumerate(value):
-            if isinstance(part, str):
-                sink.text(value, j, role=role, path=f"{path}/{j}")
-            else:
-                _part(part, role, f"{path}/{j}", sink)
-
-
-def _part(part: Any, role: str | None, path: str, sink: FieldSink) -> None:
-    kind = part.get("type") if isinstance(part, dict) else None
-    if kind in _TEXT_PARTS:
-        field = _TEXT_PARTS[kind]
-        sink.text(part, field, role=role, path=f"{path}/{field}")
-    elif kind in _MEDIA_PARTS:
-        sink.media(path)
-        sink.text(part, "transcript", role=role, path=f"{path}/transcript")
-    else:
-        raise unsupported(path, "content part")
+SHAPE = Shape(
+    "openai_responses",
+    exempt=EXEMPT,
+    roles=(
+        Role(("instructions",), "system"),
+        Role(("input",), lambda v: "user" if isinstance(v, str) else None),
+        Role(("input", "*"), item_role),
+        Role(("prompt", "variables"), "user"),
+    ),
+    fields=FIELDS,
+    media=is_media,
+)
 
 
 _COORDS = ("item_id", "output_index", "content_index", "summary_index")

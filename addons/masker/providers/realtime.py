@@ -1,12 +1,11 @@
 """OpenAI Realtime (WebSocket JSON events), beta and GA event names.
 
-Client events masked before they leave: ``session.update`` (and
-``transcription_session.update``) instructions, transcription prompts and
-prompt variables; ``response.create`` instructions and ``input`` items;
-``conversation.item.create`` items (same item shapes as the Responses API).
-``input_audio_buffer.append`` and audio/image parts follow the media switch.
-Events known to carry no text pass unchanged; any other event type has every
-non-structural string leaf masked.
+Client events: every string, number and key is scanned, extra fields and
+unknown event types included (``masker.providers.walk``). This module adds
+what Realtime defines: instructions and transcription prompts are system
+text, conversation items have the Responses item roles and shapes,
+``input_audio_buffer.append`` and audio/image parts follow the media switch,
+and the exemptions below, each with its reason.
 
 Server events are rehydrated with the Responses stream logic: text,
 transcript and function-call-argument deltas keep a pending tail per (item,
@@ -20,82 +19,72 @@ import json
 from typing import Any
 
 from masker.engine import MaskingError
-from masker.providers import generic, openai_responses
-from masker.providers.base import FieldSink, MaskFn, RehydrateFn
+from masker.providers import openai_responses
+from masker.providers.base import FieldSink, MaskFn, RehydrateFn, loads_strict
+from masker.providers.walk import Exempt, Role, Shape, Walker, is_number, one_of, shaped
 from masker.stream.rehydrate import dumps
 
-_NO_TEXT = frozenset(
-    {
-        "input_audio_buffer.commit",
-        "input_audio_buffer.clear",
-        "output_audio_buffer.clear",
-        "response.cancel",
-        "conversation.item.truncate",
-        "conversation.item.delete",
-        "conversation.item.retrieve",
-    }
+_AUDIO_FORMATS = one_of("pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "audio/pcmu", "audio/pcma")
+
+SHAPE = Shape(
+    "openai_realtime",
+    exempt=(
+        *openai_responses.EXEMPT,
+        Exempt(("type",), shaped(r"[a-z_]+(?:\.[a-z_]+)+"), "a Realtime event type (dotted lower-case words)"),
+        Exempt(("**", "voice"), one_of("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse",
+                                       "marin", "cedar"), "built-in voice names"),
+        Exempt(("**", "modalities", "*"), one_of("text", "audio"), "modality enum"),
+        Exempt(("**", "output_modalities", "*"), one_of("text", "audio"), "modality enum"),
+        Exempt(("**", "input_audio_format"), _AUDIO_FORMATS, "audio format enum"),
+        Exempt(("**", "output_audio_format"), _AUDIO_FORMATS, "audio format enum"),
+        Exempt(("**", "format", "type"), _AUDIO_FORMATS, "audio format enum"),
+        Exempt(("**", "turn_detection", "type"), one_of("server_vad", "semantic_vad"), "turn detection enum"),
+        Exempt(("**", "turn_detection", "eagerness"), one_of("low", "medium", "high", "auto"), "eagerness enum"),
+        Exempt(("**", "turn_detection", "*"), is_number, "voice-activity thresholds and durations"),
+        Exempt(("**", "noise_reduction", "type"), one_of("near_field", "far_field"), "noise reduction enum"),
+        Exempt(("**", "max_response_output_tokens"), lambda v: is_number(v) or v == "inf", "a token limit"),
+        Exempt(("**", "max_output_tokens"), lambda v: is_number(v) or v == "inf", "a token limit"),
+        Exempt(("**", "audio_end_ms"), is_number, "an offset in the audio buffer"),
+        Exempt(("**", "content_index"), is_number, "a position in an item"),
+        Exempt(("**", "sample_rate"), is_number, "audio sample rate"),
+        Exempt(("**", "rate"), is_number, "audio sample rate"),
+        Exempt(("**", "conversation"), one_of("auto", "none"), "conversation enum"),
+    ),
+    roles=(
+        Role(("session", "instructions"), "system"),
+        Role(("session", "**", "prompt"), "system"),
+        Role(("response", "instructions"), "system"),
+        Role(("item",), openai_responses.item_role),
+        Role(("response", "input", "*"), openai_responses.item_role),
+    ),
+    fields=openai_responses.FIELDS | frozenset({
+        "event_id", "session", "response", "item", "audio", "instructions", "voice", "modalities",
+        "output_modalities", "input_audio_format", "output_audio_format", "input_audio_transcription",
+        "turn_detection", "threshold", "prefix_padding_ms", "silence_duration_ms", "create_response",
+        "interrupt_response", "eagerness", "idle_timeout_ms", "max_response_output_tokens", "tracing",
+        "noise_reduction", "input_audio_noise_reduction", "audio_end_ms", "content_index", "previous_item_id",
+        "transcription", "language", "output", "speed", "rate", "sample_rate", "expires_at",
+    }),
+    media=lambda node: node.get("type") in ("input_audio_buffer.append", *openai_responses.MEDIA_PARTS),
 )
 
 
 def mask_realtime_client_event(text: str, mask: MaskFn, *, media: str = "block") -> str:
-    """The client event with its free text masked (the same text when it has none)."""
+    """The client event with everything scanned masked (the same text when nothing changed)."""
     try:
-        obj = json.loads(text)
+        obj = loads_strict(text)
     except ValueError:
         raise MaskingError("invalid_event", "realtime client event is not JSON", 400) from None
     if not isinstance(obj, dict):
         raise MaskingError("invalid_event", "realtime client event is not a JSON object", 400)
     sink = FieldSink(media)
-    kind = obj.get("type")
-    if kind in ("session.update", "transcription_session.update"):
-        _session(obj.get("session"), sink)
-    elif kind == "response.create":
-        _response(obj.get("response"), sink)
-    elif kind == "conversation.item.create":
-        if isinstance(obj.get("item"), dict):
-            openai_responses.input_item([obj["item"]], 0, "item", sink)
-    elif kind == "input_audio_buffer.append":
-        sink.media("audio")
-    elif kind not in _NO_TEXT:
-        generic.collect([obj], sink)
+    Walker(SHAPE, sink).walk([obj])
     if not sink.fields:
         return text
+    before = json.dumps(obj, ensure_ascii=False)
     sink.apply(mask)
-    return json.dumps(obj, ensure_ascii=False)
-
-
-def _session(session: Any, sink: FieldSink) -> None:
-    if not isinstance(session, dict):
-        return
-    sink.text(session, "instructions", role="system", path="session/instructions")
-    beta = session.get("input_audio_transcription")
-    if isinstance(beta, dict):
-        sink.text(beta, "prompt", role="system", path="session/input_audio_transcription/prompt")
-    transcription = _dig(session, "audio", "input", "transcription")
-    if isinstance(transcription, dict):
-        sink.text(transcription, "prompt", role="system", path="session/audio/input/transcription/prompt")
-    prompt = session.get("prompt")
-    if isinstance(prompt, dict):
-        openai_responses.prompt_variables(prompt, "session/prompt", sink)
-
-
-def _dig(value: Any, *keys: str) -> Any:
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _response(response: Any, sink: FieldSink) -> None:
-    if not isinstance(response, dict):
-        return
-    sink.text(response, "instructions", role="system", path="response/instructions")
-    items = response.get("input")
-    if isinstance(items, list):
-        for i in range(len(items)):
-            openai_responses.input_item(items, i, f"response/input/{i}", sink)
-    prompt = response.get("prompt")
-    if isinstance(prompt, dict):
-        openai_responses.prompt_variables(prompt, "response/prompt", sink)
+    after = json.dumps(obj, ensure_ascii=False)
+    return text if after == before else after
 
 
 class RealtimeRehydrator:

@@ -1,9 +1,10 @@
 """Entry points the proxy calls: pick the provider shape by URL path.
 
-* ``mask_request``: the provider walker for the path collects every free-text
-  field, the mask function is called once with all of them (not at all when
-  there are none), and a masked copy of the body comes back. A body that is
-  not a JSON object on a known path is walked by the generic shape.
+* ``mask_request``: the walker registers every string, number and key of
+  the body that the path's ``Shape`` does not exempt, the mask function is
+  called once with all of them (not at all when there are none), and a
+  masked copy of the body comes back. A body that is not a JSON object on a
+  known path is walked by the generic shape.
 * ``rehydrate_response``: every string leaf of a response body is rehydrated
   (strings under ``arguments`` as JSON text); the same rule fits every
   provider, so the path is not needed to choose.
@@ -16,10 +17,11 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any
 
 from masker.providers import anthropic, embeddings, generic, openai_chat, openai_responses
 from masker.providers.base import FieldSink, MaskFn, RehydrateFn, rehydrate_leaves
+from masker.providers.walk import Shape, Walker
 from masker.stream.rehydrate import SseRehydrator
 
 __all__ = [
@@ -32,12 +34,12 @@ __all__ = [
     "stream_rehydrator",
 ]
 
-_COLLECTORS: dict[str, Callable[[dict[str, Any], FieldSink], None]] = {
-    "openai_chat": openai_chat.collect,
-    "openai_responses": openai_responses.collect,
-    "anthropic": anthropic.collect,
-    "embeddings": embeddings.collect_embeddings,
-    "completions": embeddings.collect_completions,
+SHAPES: dict[str, Shape] = {
+    "openai_chat": openai_chat.SHAPE,
+    "openai_responses": openai_responses.SHAPE,
+    "anthropic": anthropic.SHAPE,
+    "embeddings": embeddings.EMBEDDINGS,
+    "completions": embeddings.COMPLETIONS,
 }
 
 
@@ -64,11 +66,8 @@ def mask_request(path: str, body: Any, mask: MaskFn, *, media: str = "block") ->
     """A masked copy of ``body``; raises ``MaskingError`` when it must not go out."""
     sink = FieldSink(media)
     box = [copy.deepcopy(body)]
-    collector = _COLLECTORS.get(provider_for(path))
-    if collector is not None and isinstance(box[0], dict):
-        collector(box[0], sink)
-    else:
-        generic.collect(box, sink)
+    shape = SHAPES.get(provider_for(path), generic.SHAPE) if isinstance(body, dict) else generic.SHAPE
+    Walker(shape, sink).walk(box)
     sink.apply(mask)
     return box[0]
 

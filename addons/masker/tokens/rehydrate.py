@@ -71,6 +71,11 @@ class Rehydrator:
         except MissingKey:
             return Lookup(None, UNKNOWN_KID), m.end()
 
+    def is_genuine(self, m: regex.Match, scope: Scope) -> bool:
+        """Whether a ``TOKEN_RE`` match is a whole token that rehydrates in ``scope``."""
+        found, end = self._resolve(m, scope)
+        return found.value is not None and end == m.end()
+
     def rehydrate(
         self, text: str, scope: Scope, *, json_escape: bool = False
     ) -> tuple[str, list[Event]]:
