@@ -1,10 +1,13 @@
 """Masks LLM request bodies before anything goes upstream.
 
-Per request: JSON only (decoded from gzip/br/zstd, bounded in size), text
-fields walked by the provider router, all fields masked by one
-``engine.mask_texts`` call off the event loop under a timeout (it journals
-the detection/redaction events durably before returning), the masked JSON
-forwarded uncompressed. ``request_forwarded`` is held by the audit recorder
+Per request: JSON only (decoded from gzip/br/zstd, bounded in size, no
+duplicate keys), every string, number and key walked by the provider router,
+all of them masked by one ``engine.mask_texts`` call off the event loop
+under a timeout (it journals the detection/redaction events durably before
+returning), the masked JSON forwarded uncompressed. The URL goes through the
+same engine first: path segments that hold an identifier refuse the request,
+query names and values are masked. Only allow-listed headers leave
+(``masker.providers.headers``). ``request_forwarded`` is held by the audit recorder
 and journaled with the response's rehydration events once the response is
 complete (``masker.proxy.recorder``). Anything else answers the client with
 a JSON error and forwards nothing.
@@ -15,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from typing import Callable
 
@@ -23,7 +25,9 @@ from mitmproxy import ctx, http
 
 from masker.audit.events import REQUEST_BLOCKED, REQUEST_FORWARDED, AuditUnavailable, Event
 from masker.engine import Engine, MaskingError, TextField
-from masker.providers import router
+from masker.providers import headers as provider_headers
+from masker.providers import router, url
+from masker.providers.base import loads_strict
 from masker.proxy import errors, routing
 from masker.proxy.codec import BodyTooLarge, decode_bounded
 from masker.proxy.identity import SCOPE_KEY
@@ -63,42 +67,34 @@ def parse_json_body(raw: bytes, encoding: str | None, limit: int) -> object:
     except ValueError:
         raise Refusal(400, "bad_encoding", "request body could not be decoded (content-encoding)") from None
     try:
-        return json.loads(data)
+        return loads_strict(data)
     except (UnicodeDecodeError, ValueError) as e:
         raise Refusal(400, "invalid_json", f"request body is not valid JSON (at byte {getattr(e, 'pos', None)})") from None
 
 
-# Query parameters whose values are API versions or flags, never PHI, when
-# they have this shape (a date-like ``api-version`` would otherwise be masked
-# as a date and break Azure). Every other query name and value is masked.
-PLAIN_QUERY = {"api-version": re.compile(r"\d{4}-\d{2}-\d{2}(-[a-z]+)?"), "beta": re.compile(r"true|false")}
-
 MaskFn = Callable[[list[TextField]], list[str]]
 
 
-def mask_query(pairs: list[tuple[str, str]], mask: MaskFn) -> list[tuple[str, str]] | None:
+def mask_url(path: str, pairs: list[tuple[str, str]], mask: MaskFn) -> list[tuple[str, str]] | None:
     """Masked query parameters (names and values), or None when nothing changed.
 
-    Query strings of an intercepted host go upstream too (and into its logs):
-    ``?user=Maria%20Lopez`` must be masked like body text, and journaled.
+    Path segments and query strings of an intercepted host go upstream too
+    (and into its logs): both are scanned in one engine call, and journaled.
+    A path segment that holds an identifier cannot be masked (the request
+    would reach another resource): the request is refused.
     """
-    fields: list[TextField] = []
-    where: list[tuple[int, int]] = []
-    for i, (name, value) in enumerate(pairs):
-        plain = PLAIN_QUERY.get(name.lower())
-        if plain is not None and plain.fullmatch(value):
-            continue
-        for j, (text, part) in enumerate(((name, "name"), (value, "value"))):
-            if text:
-                fields.append(TextField(text, None, f"query/{i}/{part}"))
-                where.append((i, j))
-    if not fields:
+    segments = url.path_fields(path)
+    fields, where = url.query_fields(pairs)
+    if not segments and not fields:
         return None
+    masked = mask(segments + fields)
+    if any(m != f.text for m, f in zip(masked, segments)):
+        raise Refusal(400, "identifier_in_path", "the URL path holds an identifier; nothing was forwarded")
     out = [list(p) for p in pairs]
-    for (i, j), text in zip(where, mask(fields), strict=True):
+    for (i, j), text in zip(where, masked[len(segments):], strict=True):
         out[i][j] = text
-    masked = [(n, v) for n, v in out]
-    return None if masked == pairs else masked
+    new = [(n, v) for n, v in out]
+    return None if new == pairs else new
 
 
 class Masking:
@@ -149,7 +145,7 @@ class Masking:
         deadline = time.monotonic() + timeout
         event = Event(kind=REQUEST_FORWARDED, agent=scope.agent, session=scope.session,
                       policy=engine.policy.name, policy_hash=engine.policy.hash,
-                      detail={"host": req.pretty_host, "path": path, "method": req.method})
+                      detail={"host": req.pretty_host, "path": url.route_template(path), "method": req.method})
 
         def mask(fields: list[TextField]) -> list[str]:
             return engine.mask_texts(fields, scope)
@@ -159,7 +155,7 @@ class Masking:
         def work() -> tuple[bytes | None, list[tuple[str, str]] | None]:
             """Everything CPU- or disk-bound, in one thread hop: decode, parse, mask (and journal)."""
             out = None
-            new_query = mask_query(query, mask) if query else None
+            new_query = mask_url(path, query, mask)
             if raw:
                 masked = router.mask_request(path, parse_json_body(raw, encoding, limit), mask, media=media)
                 out = json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode()
@@ -181,6 +177,12 @@ class Masking:
             req.headers.pop("content-encoding", None)
             req.content = out
             req.headers["content-type"] = "application/json"
+        try:
+            kept, dropped = provider_headers.forwardable(list(req.headers.items(multi=True)))
+        except MaskingError as e:
+            raise Refusal(e.status, e.code, str(e)) from None
+        req.headers = http.Headers([(n.encode(), v.encode()) for n, v in kept])
+        event.detail["headers_dropped"] = dropped
         recorder.hold(flow.id, event)  # journaled with the response (Rehydration releases it)
 
     def _record_blocked(self, flow: http.HTTPFlow, code: str) -> None:
@@ -190,7 +192,7 @@ class Masking:
             return
         event = Event(kind=REQUEST_BLOCKED, agent=scope.agent, session=scope.session, reason=code,
                       policy=engine.policy.name, policy_hash=engine.policy.hash,
-                      detail={"host": flow.request.pretty_host, "path": api_path(flow)})
+                      detail={"host": flow.request.pretty_host, "path": url.route_template(api_path(flow))})
         recorder.record([event])  # the request is refused either way: no need to wait for the fsync
 
 

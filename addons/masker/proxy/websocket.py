@@ -40,6 +40,7 @@ from mitmproxy import ctx, http
 from masker.audit.events import REQUEST_BLOCKED, AuditUnavailable, Event
 from masker.engine import Engine, MaskingError, TextField
 from masker.providers import realtime
+from masker.providers.url import route_template
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.masking import MASKED_KEY, api_path
 from masker.proxy.options import detect_timeout
@@ -160,7 +161,7 @@ class RealtimeSocket:
                 scope: Scope = flow.metadata[SCOPE_KEY]
                 recorder.record([Event(kind=REQUEST_BLOCKED, agent=scope.agent, session=scope.session, reason=reason,
                                        policy=engine.policy.name, policy_hash=engine.policy.hash,
-                                       detail={"host": flow.request.pretty_host, "path": api_path(flow),
+                                       detail={"host": flow.request.pretty_host, "path": route_template(api_path(flow)),
                                                "transport": "websocket"})])
             self._inject(flow, True, error_event(reason))
             if not self._close(flow):
