@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 from masker.engine import MaskingError
@@ -46,6 +47,28 @@ def matches(pattern: Pattern, path: Path) -> bool:
     if not path:
         return False
     return (head == "*" or head == path[0]) and matches(rest, path[1:])
+
+
+@lru_cache(maxsize=None)
+def matcher(pattern: Pattern) -> Callable[[Path], bool]:
+    """``matches`` for one pattern, compiled: the walker asks it for every node.
+
+    Fixed-length patterns and ``("**", ...suffix)`` (nearly all of them) are
+    compared step by step from the end; others fall back to ``matches``.
+    """
+    if "**" not in pattern or (pattern[0] == "**" and "**" not in pattern[1:]):
+        anchored = "**" not in pattern
+        steps = pattern if anchored else pattern[1:]
+        n = len(steps)
+        fixed = tuple((i - n, s) for i, s in enumerate(steps) if s != "*")
+
+        def fast(path: Path) -> bool:
+            if len(path) != n if anchored else len(path) < n:
+                return False
+            return all(path[i] == s for i, s in fixed)
+
+        return fast
+    return lambda path: matches(pattern, path)
 
 
 @dataclass(frozen=True)
@@ -139,19 +162,19 @@ class Shape:
         last = path[-1] if path else None
         candidates = self._by_last.get(last, ()) if isinstance(last, str) else ()
         for rule in candidates + self._by_last.get("*", ()):
-            if rule.test(value) and matches(rule.at, path):
+            if rule.test(value) and matcher(rule.at)(path):
                 return rule.reason
         return None
 
     def refusal(self, path: Path, value: Any) -> Refuse | None:
         for rule in self.refuse:
-            if rule.test(value) and matches(rule.at, path):
+            if rule.test(value) and matcher(rule.at)(path):
                 return rule
         return None
 
     def role_at(self, path: Path, node: Any, outer: str | None) -> str | None:
         for rule in self.roles:
-            if matches(rule.at, path):
+            if matcher(rule.at)(path):
                 role = rule.role if isinstance(rule.role, str) else rule.role(node)
                 return outer if role is None else role
         return outer
@@ -245,7 +268,7 @@ class Walker:
         where = format_path(path)
         if path == ("model",):
             self.sink.fixed(container, key, role=role, path=where, what="the model name")
-        elif any(matches(p, path) for p in self.shape.json_text):
+        elif any(matcher(p)(path) for p in self.shape.json_text):
             self.sink.json_text(container, key, path=where, role=role,
                                 walk=lambda box: Walker(FREE, self.sink).walk(box, path, role))
         else:
