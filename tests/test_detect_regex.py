@@ -149,7 +149,7 @@ def test_mrn_by_cue_and_tenant_pattern() -> None:
     assert ("MRN", "00123456") in found("MRN: 00123456")
     assert ("MRN", "A-77812") in found("medical record number A-77812")
     policy = Policy(
-        name="t", version=1, description="", kid="K", epsilon=0.0, tokenization="vault-deterministic",
+        name="t", version=1, description="", kid="K", tokenization="vault-deterministic",
         passes=("regex",), entities={"MRN": EntityRule("MRN", patterns=(r"\bHX\d{6}\b",), context=("chart ref",))},
     )
     rp = RegexPass(policy)

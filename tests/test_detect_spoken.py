@@ -23,7 +23,7 @@ def found(text: str, pass_: SpokenPass = PASS) -> list[tuple[str, str]]:
 
 def make_policy(**rules: EntityRule) -> Policy:
     return Policy(
-        name="t", version=1, description="", kid="K_T", epsilon=0.0,
+        name="t", version=1, description="", kid="K_T",
         tokenization="vault-deterministic", passes=("regex",), entities=dict(rules),
     )
 

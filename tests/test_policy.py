@@ -38,6 +38,15 @@ def variant(old: str, new: str) -> tuple[str, int]:
     return text, line
 
 
+SCOPE_LINE = "# token_scope: session\n"  # documented in the shipped file, left at its default
+
+
+def with_scope(scope: str, text: str = SHIPPED) -> str:
+    """``text`` with ``token_scope`` set (the shipped file leaves it commented out)."""
+    assert text.count(SCOPE_LINE) == 1
+    return text.replace(SCOPE_LINE, f"token_scope: {scope}\n")
+
+
 def line_of(text: str, needle: str) -> int:
     return text[: text.index(needle)].count("\n") + 1
 
@@ -69,15 +78,86 @@ def test_shipped_policy_validates_and_lists_every_kind():
 
 
 def test_defaults_fill_unstated_fields():
-    text, _ = variant("epsilon: 0.5\n", "")
-    text = text.replace(
+    text = SHIPPED.replace(
         "  NAME:         {enabled: true, regex: true, ner: true, confidence_threshold: 0.6, action: tokenize}",
         "  NAME:",
     )
     policy, issues = parse_policy(text, KEY_ENV)
     assert issues == []
-    assert policy.epsilon == 0.5
+    assert policy.token_scope == "session"
     assert policy.entities["NAME"] == EntityRule(kind="NAME")
+    assert parse_policy(with_scope("session"), KEY_ENV)[0].hash == shipped().hash  # spelled out or not
+
+
+def test_shipped_policy_document_has_no_dead_settings():
+    doc = policy_document(shipped())
+    assert "epsilon" not in doc and doc["audit"] == {"retention_days": 2555}
+    assert doc["token_scope"] == "session" and SCOPE_LINE in SHIPPED  # the default, documented
+    for dead in ("epsilon", "log_events", "log_payloads"):
+        assert f"\n{dead}:" not in SHIPPED and f"\n  {dead}:" not in SHIPPED
+
+
+@pytest.mark.parametrize("scope", ["session", "agent"])
+def test_token_scope_loads_and_changes_the_hash(scope):
+    policy, issues = parse_policy(with_scope(scope), KEY_ENV)
+    assert issues == [] and policy.token_scope == scope
+    assert (policy.hash == shipped().hash) == (scope == "session")
+
+
+@pytest.mark.parametrize("scope", ["session", "agent"])
+def test_token_scope_does_not_apply_to_reversible_aead(scope):
+    text, _ = variant("tokenization: vault-deterministic", "tokenization: reversible-aead")
+    # the shipped file switched to MSK1 loads as is, and says it is not scope-bound
+    policy, issues = parse_policy(text, KEY_ENV)
+    assert issues == [] and policy.token_scope is None
+    assert policy_document(policy)["token_scope"] is None
+    # asking for a scope MSK1 cannot honour is an error at the key's line
+    text = with_scope(scope, text)
+    assert issues_of(text) == [("inapplicable_key", "token_scope", line_of(text, "token_scope:"))]
+    _, issues = parse_policy(text, KEY_ENV)
+    assert "MSK1" in issues[0].message
+    # synthetic surrogates are scope-bound: the key applies
+    text, _ = variant("tokenization: vault-deterministic", "tokenization: synthetic")
+    policy, issues = parse_policy(with_scope(scope, text), KEY_ENV)
+    assert issues == [] and policy.token_scope == scope
+
+
+REMOVED_KEYS = [
+    # (old text, replacement holding the removed key, dotted path)
+    ("kid: K_HEALTHCARE\n", "kid: K_HEALTHCARE\nepsilon: 0.5\n", "epsilon"),
+    ("kid: K_HEALTHCARE\n", "kid: K_HEALTHCARE\nepsilon: 7\n", "epsilon"),  # any value
+    ("audit:\n", "audit:\n  log_events: true\n", "audit.log_events"),
+    ("audit:\n", "audit:\n  log_events: false\n", "audit.log_events"),
+    ("audit:\n", "audit:\n  log_payloads: false\n", "audit.log_payloads"),
+    ("audit:\n", "audit:\n  log_payloads: true\n", "audit.log_payloads"),
+    ("audit:\n", "audit:\n  log_payloads: nope\n", "audit.log_payloads"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "path"), REMOVED_KEYS)
+def test_removed_keys_are_refused_with_their_line(old, new, path):
+    text, _ = variant(old, new)
+    key = path.rsplit(".", 1)[-1]
+    line = line_of(text, f"{key}:") if path == key else line_of(text, f"  {key}:")
+    assert issues_of(text) == [("removed_key", path, line)]
+    _, issues = parse_policy(text, KEY_ENV)
+    assert "was removed" in issues[0].message and "delete this line" in issues[0].message
+
+
+def test_an_old_policy_with_every_removed_key_lists_them_all(tmp_path):
+    text = SHIPPED.replace("kid: K_HEALTHCARE\n", "kid: K_HEALTHCARE\nepsilon: 0.5\n")
+    text = text.replace("audit:\n", "audit:\n  log_events: true\n  log_payloads: false\n")
+    assert [(c, p) for c, p, _ in issues_of(text)] == [
+        ("removed_key", "epsilon"), ("removed_key", "audit.log_events"), ("removed_key", "audit.log_payloads"),
+    ]
+    path = tmp_path / "old.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError) as err:  # the proxy does not start on it
+        load_policy_for_runtime(path, {**KEY_ENV, "MASKER_ENV": "production"})
+    assert {i.code for i in err.value.issues} == {"removed_key"}
+    # diff still compares it: the removed keys never had an effect
+    old = parse_policy(text, None, tolerate=("removed_key",))[0]
+    assert old is not None and diff_policies(old, shipped()) == []
 
 
 def test_gemma_is_an_alias_of_ner_and_hashes_alike():
@@ -122,12 +202,12 @@ def test_hash_is_sha256_of_canonical_normalized_document():
         ("version: 1", "version: 2", "invalid_value", "version"),
         ("kid: K_HEALTHCARE", "kid: K-HEALTH CARE", "invalid_value", "kid"),
         ("scan_roles: []", "scan_roles: [user, robot]", "invalid_value", "scan_roles[1]"),
-        ("epsilon: 0.5", "epsilon: 1.5", "out_of_range", "epsilon"),
+        (SCOPE_LINE, "token_scope: tenant\n", "invalid_value", "token_scope"),
+        (SCOPE_LINE, "token_scope: [session]\n", "invalid_type", "token_scope"),
         ("retention_days: 2555", "retention_days: 0", "out_of_range", "audit.retention_days"),
         ("retention_days: 2555", "retention_days: seven years", "invalid_type", "audit.retention_days"),
-        ("log_payloads: false", "log_payloads: nope", "invalid_type", "audit.log_payloads"),
-        ("log_events: true", "log_event: true", "unknown_key", "audit.log_event"),
-        ("epsilon: 0.5", "epsilom: 0.5", "unknown_key", "epsilom"),
+        ("retention_days: 2555", "retention_dayz: 2555", "unknown_key", "audit.retention_dayz"),
+        (SCOPE_LINE, "token_scoop: session\n", "unknown_key", "token_scoop"),
         ("name: healthcare-default", "name: [a, b]", "invalid_type", "name"),
         ("NAME:         {enabled: true,", "NAME:         {enabled: 1,", "invalid_type", "entities.NAME.enabled"),
         (
@@ -194,10 +274,11 @@ def test_yaml_errors_have_lines(text, line, path):
 
 
 def test_all_issues_are_collected_in_line_order():
-    text = SHIPPED.replace("epsilon: 0.5", "epsilon: 2").replace("passes: [regex, ner]", "passes: [regex, spacy]")
+    text = with_scope("forever")
+    text = text.replace("passes: [regex, ner]", "passes: [regex, spacy]")
     text = text.replace("retention_days: 2555", "retention_days: -3")
     codes = [code for code, _, _ in issues_of(text, env={})]
-    assert codes == ["unknown_kid", "out_of_range", "invalid_pass", "out_of_range"]
+    assert codes == ["unknown_kid", "invalid_value", "invalid_pass", "out_of_range"]
 
 
 def test_unreadable_file_is_reported(tmp_path):
@@ -275,10 +356,10 @@ def lenient(text: str):
         ("  URL:          {enabled: true, regex: true, ner: true", "  URL:          {enabled: true, regex: true, ner: false", "entities.URL.ner", True, False),
         ("\\d{6,10}", "\\d{7}", "entities.MRN.patterns", ["\\bMR[N]?-?\\d{6,10}\\b"], ["\\bMR[N]?-?\\d{7}\\b"]),
         ("passes: [regex, ner]", "passes: [ner, regex]", "passes", ["regex", "ner"], ["ner", "regex"]),
-        ("tokenization: vault-deterministic", "tokenization: reversible-aead", "tokenization", "vault-deterministic", "reversible-aead"),
+        ("tokenization: vault-deterministic", "tokenization: synthetic", "tokenization", "vault-deterministic", "synthetic"),
+        (SCOPE_LINE, "token_scope: agent\n", "token_scope", "session", "agent"),
         ("kid: K_HEALTHCARE", "kid: K_TENANT_B", "kid", "K_HEALTHCARE", "K_TENANT_B"),
         ("retention_days: 2555", "retention_days: 365", "audit.retention_days", 2555, 365),
-        ("log_payloads: false", "log_payloads: true", "audit.log_payloads", False, True),
         ("media: block", "media: allow", "media", "block", "allow"),
     ],
 )
@@ -286,6 +367,15 @@ def test_diff_reports_each_change(old, new, path, before, after):
     text, _ = variant(old, new)
     changes = diff_policies(shipped(), lenient(text))
     assert [(c.path, c.change, c.old, c.new) for c in changes] == [(path, CHANGED, before, after)]
+
+
+def test_diff_to_reversible_aead_shows_token_scope_going_away():
+    text, _ = variant("tokenization: vault-deterministic", "tokenization: reversible-aead")
+    changes = diff_policies(shipped(), lenient(text))
+    assert [(c.path, c.old, c.new) for c in changes] == [
+        ("token_scope", "session", None), ("tokenization", "vault-deterministic", "reversible-aead"),
+    ]
+    assert changes[0].describe() == "~ token_scope: session -> null"
 
 
 def test_diff_reports_entities_added_and_removed():

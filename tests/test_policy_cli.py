@@ -47,16 +47,31 @@ def test_validate_ok(keyed, capsys):
 
 
 def test_validate_prints_one_line_per_issue(keyed, tmp_path, capsys):
-    text = SHIPPED.replace("epsilon: 0.5", "epsilon: 3").replace("media: block", "media: sometimes")
+    text = SHIPPED.replace("# token_scope: session", "token_scope: call").replace("media: block", "media: sometimes")
     path = write(tmp_path, "bad.yaml", text)
     assert run("validate", str(path)) == 1
     lines = capsys.readouterr().out.splitlines()
-    eps_line = text.splitlines().index("epsilon: 3") + 1
+    scope_line = text.splitlines().index("token_scope: call") + 1
     media_line = text.splitlines().index("media: sometimes") + 1
     assert lines == [
-        f"{path}:{eps_line}: out_of_range: epsilon: must be between 0 and 1",
+        f"{path}:{scope_line}: invalid_value: token_scope: must be one of: session, agent",
         f"{path}:{media_line}: invalid_value: media: must be one of: block, allow",
     ]
+
+
+def test_validate_names_removed_keys_of_an_old_policy(keyed, tmp_path, capsys):
+    text = SHIPPED.replace("kid: K_HEALTHCARE\n", "kid: K_HEALTHCARE\nepsilon: 0.5\n")
+    text = text.replace("audit:\n", "audit:\n  log_payloads: true\n")
+    path = write(tmp_path, "old.yaml", text)
+    assert run("validate", str(path)) == 1
+    lines = capsys.readouterr().out.splitlines()
+    eps_line = text.splitlines().index("epsilon: 0.5") + 1
+    pay_line = text.splitlines().index("  log_payloads: true") + 1
+    assert [line.split(": ")[:3] for line in lines] == [
+        [f"{path}:{eps_line}", "removed_key", "epsilon"],
+        [f"{path}:{pay_line}", "removed_key", "audit.log_payloads"],
+    ]
+    assert "never stores request or response payloads" in lines[1]
 
 
 def test_validate_reports_missing_key_of_the_real_environment(monkeypatch, capsys):
@@ -104,8 +119,28 @@ def test_diff_lists_changes_and_exits_1(tmp_path, capsys):
     assert lines[0].startswith("--- ") and lines[1].startswith("+++ ")
     assert lines[2:] == [
         "~ entities.CREDIT_CARD.action: redact -> tokenize",
+        "~ token_scope: session -> null",
         "~ tokenization: vault-deterministic -> reversible-aead",
     ]
+
+
+def test_diff_with_token_scope_left_under_reversible_aead_exits_2(tmp_path, capsys):
+    text = SHIPPED.replace("tokenization: vault-deterministic", "tokenization: reversible-aead")
+    other = write(tmp_path, "b.yaml", text.replace("# token_scope: session", "token_scope: session"))
+    assert run("diff", str(default_policy_path()), str(other)) == 2
+    assert ": inapplicable_key: token_scope:" in capsys.readouterr().err
+
+
+def test_diff_of_an_old_policy_notes_its_removed_keys(tmp_path, capsys):
+    text = SHIPPED.replace("audit:\n", "audit:\n  log_events: true\n  log_payloads: false\n")
+    old = write(tmp_path, "old.yaml", text.replace("retention_days: 2555", "retention_days: 365"))
+    assert run("diff", str(old), str(default_policy_path())) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[2:] == ["~ audit.retention_days: 365 -> 2555"]
+    assert [line.split(": ")[2:4] for line in err.splitlines()] == [
+        ["removed_key", "audit.log_events"], ["removed_key", "audit.log_payloads"],
+    ]
+    assert all(line.startswith("note: ") for line in err.splitlines())
 
 
 def test_diff_json_and_entities_from_an_older_file(tmp_path, capsys):

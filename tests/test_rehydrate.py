@@ -38,8 +38,8 @@ def keyring(raw: bytes, old: bytes | None = None) -> Keyring:
     return Keyring.from_env(env)
 
 
-def policy(tokenization: str, kid: str = KID) -> Policy:
-    return Policy(name="test", version=1, description="", kid=kid, epsilon=0.0,
+def policy(tokenization: str, kid: str = KID, token_scope: str = "session") -> Policy:
+    return Policy(name="test", version=1, description="", kid=kid, token_scope=token_scope,
                   tokenization=tokenization, passes=("regex",),
                   entities={k: EntityRule(k) for k in KINDS}, hash="h")
 
@@ -56,8 +56,9 @@ def vault(tmp_path, kr):
     v.close()
 
 
-def mask(kr: Keyring, vault: Vault | None, tokenization: str, text: str, spans, scope=A) -> str:
-    return TokenApplier(policy(tokenization), kr, vault).apply(text, spans, scope)[0]
+def mask(kr: Keyring, vault: Vault | None, tokenization: str, text: str, spans, scope=A,
+         token_scope: str = "session") -> str:
+    return TokenApplier(policy(tokenization, token_scope=token_scope), kr, vault).apply(text, spans, scope)[0]
 
 
 TEXT = "Patient Jane Doe, phone 555-123-4567."
@@ -91,6 +92,50 @@ def test_foreign_scope_vault_token_is_redacted(kr, vault):
     assert [(e.kind, e.reason) for e in events] == [(REHYDRATION_FAILED, FOREIGN_SCOPE)] * 2
 
 
+def test_session_scope_tokens_rehydrate_in_their_own_session_only(kr, vault):
+    s2 = Scope("agent-a", "s2")
+    masked1 = mask(kr, vault, "vault-deterministic", TEXT, SPANS, A)
+    masked2 = mask(kr, vault, "vault-deterministic", TEXT, SPANS, s2)
+    assert masked1 != masked2 and not set(TOKEN_RE.findall(masked1)) & set(TOKEN_RE.findall(masked2))
+    rh = Rehydrator(kr, vault, policy("vault-deterministic"))
+    assert rh.rehydrate(masked1, A)[0] == TEXT and rh.rehydrate(masked2, s2)[0] == TEXT
+    out, events = rh.rehydrate(masked1, s2)
+    assert out == "Patient [REDACTED:NAME], phone [REDACTED:PHONE]."
+    assert {e.reason for e in events} == {FOREIGN_SCOPE}
+
+
+def test_agent_scope_shares_tokens_but_rehydrates_per_session(kr, vault):
+    s2, s3 = Scope("agent-a", "s2"), Scope("agent-a", "s3")
+    masked = mask(kr, vault, "vault-deterministic", TEXT, SPANS, A, "agent")
+    assert mask(kr, vault, "vault-deterministic", TEXT, SPANS, s2, "agent") == masked
+    rh = Rehydrator(kr, vault, policy("vault-deterministic", token_scope="agent"))
+    assert rh.rehydrate(masked, A)[0] == TEXT and rh.rehydrate(masked, s2)[0] == TEXT
+    # a session that never minted the token does not restore it
+    out, events = rh.rehydrate(masked, s3)
+    assert "Jane" not in out and {e.reason for e in events} == {FOREIGN_SCOPE}
+    # erasure stays per (agent, session): dropping s1 leaves s2's rows
+    vault.drop(session="s1", agent="agent-a")
+    assert {e.reason for e in rh.rehydrate(masked, A)[1]} == {DROPPED}
+    assert rh.rehydrate(masked, s2)[0] == TEXT
+    vault.drop(agent="agent-a")
+    assert {e.reason for e in rh.rehydrate(masked, s2)[1]} == {DROPPED}
+
+
+@pytest.mark.parametrize("token_scope", ["session", "agent"])
+def test_rotation_keeps_scoped_tokens_rehydrating(tmp_path, token_scope):
+    old, new = os.urandom(32), os.urandom(32)
+    path = tmp_path / "v.sqlite"
+    with Vault(path, keyring(old)) as v:
+        masked = mask(keyring(old), v, "vault-deterministic", TEXT, SPANS, A, token_scope)
+    rotated = keyring(new, old=old)
+    with Vault(path, rotated) as v:
+        rh = Rehydrator(rotated, v, policy("vault-deterministic", token_scope=token_scope))
+        assert rh.rehydrate(masked, A)[0] == TEXT
+        remasked = mask(rotated, v, "vault-deterministic", TEXT, SPANS, A, token_scope)
+        assert remasked != masked and rh.rehydrate(remasked, A)[0] == TEXT  # new key, new tokens
+        assert "Jane" not in rh.rehydrate(masked, Scope("agent-b", "s1"))[0]  # still scope-bound
+
+
 def test_aead_tokens_are_not_scope_bound(kr):
     masked = mask(kr, None, "reversible-aead", TEXT, SPANS)
     assert Rehydrator(kr, None).rehydrate(masked, Scope("other", "x"))[0] == TEXT
@@ -108,9 +153,9 @@ def test_dropped_tokens_never_come_back(kr, vault):
 
 
 def test_unknown_and_unknown_kid_and_no_vault(kr, vault):
-    unknown = mint(kr, "NAME", KID, "Never Stored")
+    unknown = mint(kr, "NAME", KID, "Never Stored", A)
     other_kid = Keyring.from_env({"MASKER_KEY_K_OTHER": b64(os.urandom(32))})
-    foreign = mint(other_kid, "NAME", "K_OTHER", "Jane")
+    foreign = mint(other_kid, "NAME", "K_OTHER", "Jane", A)
     aead_foreign = aead.seal(other_kid, "NAME", "K_OTHER", "Jane")
     text = f"a {unknown} b {foreign} c {aead_foreign}"
     out, events = Rehydrator(kr, vault).rehydrate(text, A)

@@ -99,7 +99,7 @@ def test_surrogates_differ_between_sessions(syn):
 
 
 def test_synthetic_output_is_not_rehydratable(kr):
-    pol = Policy(name="p", version=1, description="", kid=KID, epsilon=0.0, tokenization="synthetic",
+    pol = Policy(name="p", version=1, description="", kid=KID, tokenization="synthetic",
                  passes=("regex",), entities={"PHONE": EntityRule("PHONE")})
     text = "call 415-867-5309"
     out, _ = TokenApplier(pol, kr, None).apply(text, [Span(5, 17, "PHONE", "regex", "p", 1.0)], S1)
@@ -114,3 +114,29 @@ def test_surrogate_is_stable_within_a_session(kr, syn, kind, value):
     first = syn.surrogate(S1, kind, value)
     assert syn.surrogate(S1, kind, value) == first
     assert Synthesizer(kr, KID).surrogate(S1, kind, value) == first  # e.g. after a restart
+
+
+def test_agent_token_scope_keeps_surrogates_across_an_agents_sessions(kr):
+    per_agent = Synthesizer(kr, KID, "agent")
+    other_agent = Scope("agent-2", "s1")
+    values = [("NAME", f"Patient Number{i}") for i in range(20)] + [("PHONE", "415-867-5309"), ("DATE", "2024-03-05")]
+    in_s1 = [per_agent.surrogate(S1, k, v) for k, v in values]
+    assert in_s1 == [per_agent.surrogate(S2, k, v) for k, v in values]
+    assert in_s1 != [per_agent.surrogate(other_agent, k, v) for k, v in values]
+    assert per_agent.date_shift(S1) == per_agent.date_shift(S2)
+    # the session default and the agent mode never share seeds
+    assert in_s1 != [Synthesizer(kr, KID).surrogate(S1, k, v) for k, v in values]
+
+
+def test_synthetic_applier_follows_the_policys_token_scope(kr):
+    def applied(token_scope: str, scope: Scope) -> str:
+        pol = Policy(name="p", version=1, description="", kid=KID, tokenization="synthetic", token_scope=token_scope,
+                     passes=("regex",), entities={"NAME": EntityRule("NAME")})
+        text = "Patient Zebulon Quartermaine"
+        return TokenApplier(pol, kr, None).apply(text, [Span(8, len(text), "NAME", "ner", "ner", 1.0)], scope)[0]
+
+    assert applied("session", S1) == applied("session", S1)
+    assert applied("agent", S1) == applied("agent", S2)
+    assert "Zebulon" not in applied("agent", S1)
+    with pytest.raises(ValueError):
+        Synthesizer(kr, KID, "tenant")

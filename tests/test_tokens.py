@@ -19,6 +19,7 @@ from masker.tokens.scheme import TOKEN_RE
 from masker.tokens.vault import Vault, mint
 
 KID = "K_TEST"
+S = Scope("agent-1", "sess-1")
 
 
 def b64key(raw: bytes | None = None) -> str:
@@ -30,10 +31,10 @@ def keyring() -> Keyring:
     return Keyring.from_env({f"MASKER_KEY_{KID}": b64key()})
 
 
-def policy(tokenization: str, actions: dict[str, str] | None = None) -> Policy:
+def policy(tokenization: str, actions: dict[str, str] | None = None, token_scope: str = "session") -> Policy:
     kinds = ("NAME", "PHONE", "SSN", "EMAIL", "DATE")
     entities = {k: EntityRule(k, action=(actions or {}).get(k, "tokenize")) for k in kinds}
-    return Policy(name="test", version=1, description="", kid=KID, epsilon=0.0,
+    return Policy(name="test", version=1, description="", kid=KID, token_scope=token_scope,
                   tokenization=tokenization, passes=("regex",), entities=entities, hash="abc123")
 
 
@@ -97,7 +98,7 @@ def test_repr_never_shows_key_material(keyring):
 ])
 def test_normalization_equivalences_share_one_token(keyring, kind, a, b):
     assert normalize(kind, a) == normalize(kind, b)
-    assert mint(keyring, kind, KID, a) == mint(keyring, kind, KID, b)
+    assert mint(keyring, kind, KID, a, S) == mint(keyring, kind, KID, b, S)
 
 
 @pytest.mark.parametrize("kind,a,b", [
@@ -107,26 +108,89 @@ def test_normalization_equivalences_share_one_token(keyring, kind, a, b):
     ("ACCOUNT", "AC-1234", "BC-1234"),
 ])
 def test_different_values_get_different_tokens(keyring, kind, a, b):
-    assert mint(keyring, kind, KID, a) != mint(keyring, kind, KID, b)
+    assert mint(keyring, kind, KID, a, S) != mint(keyring, kind, KID, b, S)
 
 
 def test_mskv1_token_shape_and_determinism(keyring):
-    t = mint(keyring, "PHONE", KID, "555-123-4567")
+    t = mint(keyring, "PHONE", KID, "555-123-4567", S)
     m = TOKEN_RE.fullmatch(t)
     assert m and m["scheme"] == "MSKV1" and m["kind"] == "PHONE" and m["kid"] == KID
     assert len(m["body"]) == 26
-    assert mint(keyring, "PHONE", KID, "555-123-4567") == t
-    assert mint(keyring, "FAX", KID, "555-123-4567") != t  # kind is hashed in
+    assert mint(keyring, "PHONE", KID, "555-123-4567", S) == t
+    assert mint(keyring, "FAX", KID, "555-123-4567", S) != t  # kind is hashed in
 
 
 def test_different_kid_or_key_gives_different_token():
     raw = os.urandom(32)
     same_key_two_kids = Keyring.from_env({"MASKER_KEY_K_A": b64key(raw), "MASKER_KEY_K_B": b64key(raw)})
-    a = mint(same_key_two_kids, "NAME", "K_A", "Jane")
-    b = mint(same_key_two_kids, "NAME", "K_B", "Jane")
+    a = mint(same_key_two_kids, "NAME", "K_A", "Jane", S)
+    b = mint(same_key_two_kids, "NAME", "K_B", "Jane", S)
     assert a.split(".")[2:] != b.split(".")[2:]
     other = Keyring.from_env({"MASKER_KEY_K_A": b64key()})
-    assert mint(other, "NAME", "K_A", "Jane") != a
+    assert mint(other, "NAME", "K_A", "Jane", S) != a
+
+
+def test_mskv1_body_always_ends_in_a_letter(keyring):
+    # the last base32 character can only be one of A E I M (never the digit 4), so a
+    # number written right after a token is never glued to a digit of it
+    last = {mint(keyring, "NAME", KID, f"value {i}", S)[-1] for i in range(400)}
+    assert last == set("AEIM")
+
+
+# -- scope binding ----------------------------------------------------------------
+
+S1, S2 = Scope("agent-1", "sess-1"), Scope("agent-1", "sess-2")
+OTHER_AGENT = Scope("agent-2", "sess-1")
+
+
+def test_session_scope_tokens_differ_per_session_and_agent(keyring):
+    t = mint(keyring, "NAME", KID, "Jane Doe", S1)
+    assert mint(keyring, "NAME", KID, "jane  DOE", S1, "session") == t  # stable within the session
+    assert mint(keyring, "NAME", KID, "Jane Doe", S2) != t
+    assert mint(keyring, "NAME", KID, "Jane Doe", OTHER_AGENT) != t
+
+
+def test_agent_scope_tokens_are_stable_across_one_agents_sessions_only(keyring):
+    t = mint(keyring, "NAME", KID, "Jane Doe", S1, "agent")
+    assert mint(keyring, "NAME", KID, "Jane Doe", S2, "agent") == t
+    assert mint(keyring, "NAME", KID, "Jane Doe", OTHER_AGENT, "agent") != t
+    assert t != mint(keyring, "NAME", KID, "Jane Doe", S1, "session")  # the two modes never share tokens
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (Scope("a:b", "c"), Scope("a", "b:c")),
+    (Scope('a","b', "c"), Scope("a", 'b","c')),
+    (Scope("a\x1fb", "c"), Scope("a", "b\x1fc")),
+    (Scope("session", "x"), Scope("agent", "x")),
+])
+def test_scope_binding_is_unambiguous(keyring, a, b):
+    assert a.binding() != b.binding()
+    assert mint(keyring, "NAME", KID, "Jane", a) != mint(keyring, "NAME", KID, "Jane", b)
+    assert "\x1f" not in a.binding() + b.binding()
+
+
+def test_unknown_token_scope_is_refused(keyring):
+    with pytest.raises(ValueError):
+        mint(keyring, "NAME", KID, "Jane", S1, "tenant")
+
+
+@pytest.mark.parametrize(("token_scope", "same_across_sessions"), [("session", False), ("agent", True)])
+def test_applier_binds_tokens_to_the_policys_token_scope(tmp_path, keyring, token_scope, same_across_sessions):
+    with Vault(tmp_path / "v.sqlite", keyring) as vault:
+        applier = TokenApplier(policy("vault-deterministic", token_scope=token_scope), keyring, vault)
+        out1, _ = applier.apply(TEXT, SPANS, S1)
+        out2, _ = applier.apply(TEXT, SPANS, S2)
+        out3, _ = applier.apply(TEXT, SPANS, OTHER_AGENT)
+        assert applier.apply(TEXT, SPANS, S1)[0] == out1  # stable within the scope
+        assert (out1 == out2) is same_across_sessions
+        assert out1 != out3 and out2 != out3
+        assert vault.count() == 9  # one row per (agent, session, token): rows stay scope-bound
+
+
+def test_msk1_ignores_token_scope(keyring):
+    for token_scope in ("session", "agent"):
+        applier = TokenApplier(policy("reversible-aead", token_scope=token_scope), keyring, None)
+        assert applier.apply(TEXT, SPANS, S1)[0] == applier.apply(TEXT, SPANS, OTHER_AGENT)[0]
 
 
 # -- MSK1 ---------------------------------------------------------------------

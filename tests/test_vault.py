@@ -51,7 +51,7 @@ def vault(tmp_path, kr):
 
 
 def row(kr: Keyring, value: str, kind: str = "NAME") -> tuple[str, str, str, str]:
-    return (mint(kr, kind, KID, value), kind, KID, value)
+    return (mint(kr, kind, KID, value, A), kind, KID, value)
 
 
 def test_put_get_round_trip(vault, kr):
@@ -59,8 +59,8 @@ def test_put_get_round_trip(vault, kr):
     assert vault.put_many(A, rows) == 2
     for token, _, _, value in rows:
         assert vault.get(A, token) == value
-    assert vault.get(A, mint(kr, "NAME", KID, "John Roe")) is None
-    assert vault.lookup(A, mint(kr, "NAME", KID, "John Roe")).reason == UNKNOWN_TOKEN
+    assert vault.get(A, mint(kr, "NAME", KID, "John Roe", A)) is None
+    assert vault.lookup(A, mint(kr, "NAME", KID, "John Roe", A)).reason == UNKNOWN_TOKEN
 
 
 def test_values_are_encrypted_at_rest(tmp_path, kr):

@@ -52,7 +52,7 @@ def token_for(value: str, kind: str) -> str:
 class FakeEngine:
     def __init__(self, journal: Path | None = None) -> None:
         self.policy = Policy(
-            name="fake", version=1, description="test engine", kid=KID, epsilon=0.0,
+            name="fake", version=1, description="test engine", kid=KID,
             tokenization="vault-deterministic", passes=("regex",), entities={}, hash="0" * 64,
         )
         self._vault: dict[tuple[Scope, str], str] = {}

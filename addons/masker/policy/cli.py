@@ -18,8 +18,10 @@ from masker.policy.diff import diff_policies
 from masker.policy.load import PolicyIssue, check_policy_file
 from masker.policy.model import Policy
 
-# diff compares what two files list, even when one predates a kind.
-_DIFF_TOLERATES = ("missing_entity", "unknown_entity")
+# diff compares what two files list, even when one predates a kind, or still
+# holds a removed key (reported on stderr; the key never had an effect).
+_DIFF_TOLERATES = ("missing_entity", "unknown_entity", "removed_key")
+_NOTED = ("removed_key",)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -59,11 +61,19 @@ def _print_json(data: Any) -> None:
 
 
 def _load_or_report(path: Path, tolerate: tuple[str, ...] = ()) -> Policy | None:
-    """The policy, or None after writing its issues to stderr (keys not checked)."""
+    """The policy, or None after writing its issues to stderr (keys not checked).
+
+    A policy that loads only because ``removed_key`` is tolerated still gets
+    those issues written to stderr, as notes.
+    """
     policy, issues = check_policy_file(path, None, tolerate=tolerate)
     if policy is None:
         for issue in issues:
             print(issue.format(str(path)), file=sys.stderr)
+    else:
+        for issue in issues:
+            if issue.code in _NOTED:
+                print(f"note: {issue.format(str(path))}", file=sys.stderr)
     return policy
 
 

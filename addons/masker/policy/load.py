@@ -8,9 +8,17 @@ value from the file (only ``yaml_error`` quotes the YAML parser, which may
 show a character or an alias name). Runtime logging uses codes, paths and
 lines only.
 
-Codes: ``yaml_error``, ``missing_key``, ``unknown_key``, ``invalid_type``,
-``invalid_value``, ``out_of_range``, ``invalid_pass``, ``missing_entity``,
-``unknown_entity``, ``invalid_pattern``, ``unknown_kid``.
+Codes: ``yaml_error``, ``missing_key``, ``unknown_key``, ``removed_key``,
+``inapplicable_key``, ``invalid_type``, ``invalid_value``, ``out_of_range``,
+``invalid_pass``, ``missing_entity``, ``unknown_entity``, ``invalid_pattern``,
+``unknown_kid``.
+
+``removed_key`` is a key older policies had that never did anything
+(``epsilon``, ``audit.log_events``, ``audit.log_payloads``): it is an error,
+not a warning, so that nobody keeps relying on a setting that is not honoured
+(a policy saying ``log_payloads: true`` would promise payload retention that
+does not exist). ``inapplicable_key`` is a key that cannot have an effect
+with the rest of the policy (``token_scope`` with ``reversible-aead``).
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from masker.policy.model import (
     ACTIONS,
     PASS_ALIASES,
     PASSES,
+    SCOPED_TOKENIZATIONS,
+    TOKEN_SCOPES,
     TOKENIZATIONS,
     AuditSettings,
     EntityRule,
@@ -45,15 +55,14 @@ ROOT = "<root>"
 MEDIA_MODES = ("block", "allow")
 CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 DETECTION_PASSES = ("regex", "ner")
-DEFAULT_EPSILON = 0.5
 
 _TOP_KEYS = (
     "name",
     "version",
     "description",
     "kid",
-    "epsilon",
     "tokenization",
+    "token_scope",
     "passes",
     "entities",
     "audit",
@@ -62,7 +71,18 @@ _TOP_KEYS = (
 )
 _REQUIRED = ("name", "version", "kid", "tokenization", "passes", "entities")
 _ENTITY_KEYS = ("enabled", "regex", "ner", "confidence_threshold", "action", "patterns", "context")
-_AUDIT_KEYS = ("log_events", "log_payloads", "retention_days")
+_AUDIT_KEYS = ("retention_days",)
+# Keys of older policies that were removed because nothing honoured them.
+_REMOVED_TOP = {
+    "epsilon": "epsilon was removed: it never changed masking (no token or synthetic"
+    " surrogate has a privacy parameter it could set); delete this line",
+}
+_REMOVED_AUDIT = {
+    "log_events": "log_events was removed: every event is always journaled (the audit"
+    " is fail-closed, a request whose events cannot be written is refused); delete this line",
+    "log_payloads": "log_payloads was removed: Masker never stores request or response"
+    " payloads, in clear or encrypted; delete this line",
+}
 _KID = regex.compile(KID_RE)
 
 
@@ -182,9 +202,9 @@ class _Checker:
         self.issues.append(PolicyIssue(code, path, line, message))
 
     def mapping(
-        self, loc: _Loc, path: str, allowed: Collection[str]
+        self, loc: _Loc, path: str, allowed: Collection[str], removed: Mapping[str, str] | None = None
     ) -> dict[str, tuple[int, _Loc]] | None:
-        """The entries of a mapping; unknown keys are reported and dropped."""
+        """The entries of a mapping; unknown and ``removed`` keys are reported and dropped."""
         if not isinstance(loc.value, dict):
             self.add("invalid_type", path, loc.line, f"expected a mapping, got {_type_name(loc.value)}")
             return None
@@ -192,6 +212,8 @@ class _Checker:
         for key, (key_line, value) in loc.value.items():
             if key in allowed:
                 entries[key] = (key_line, value)
+            elif removed and key in removed:
+                self.add("removed_key", _join(path, key), key_line, removed[key])
             else:
                 self.add("unknown_key", _join(path, key), key_line, "unknown key" + _hint(key, allowed))
         return entries
@@ -347,14 +369,11 @@ def _passes(c: _Checker, loc: _Loc) -> tuple[str, ...] | None:
 def _audit(c: _Checker, loc: _Loc) -> AuditSettings | None:
     if loc.value is None:  # "audit:" alone keeps the defaults
         return AuditSettings()
-    entries = c.mapping(loc, "audit", _AUDIT_KEYS)
+    entries = c.mapping(loc, "audit", _AUDIT_KEYS, _REMOVED_AUDIT)
     if entries is None:
         return None
     before = len(c.issues)
     fields: dict[str, Any] = {}
-    for key in ("log_events", "log_payloads"):
-        if key in entries:
-            fields[key] = c.boolean(entries[key][1], f"audit.{key}")
     if "retention_days" in entries:
         r_loc = entries["retention_days"][1]
         days = c.typed(r_loc, "audit.retention_days", (int,), "a whole number of days")
@@ -378,13 +397,13 @@ def _kid(c: _Checker, loc: _Loc, env: Mapping[str, str] | None) -> str | None:
 
 def _validate(root: _Loc, env: Mapping[str, str] | None) -> tuple[dict[str, Any], list[PolicyIssue]]:
     c = _Checker()
-    top = c.mapping(root, ROOT, _TOP_KEYS)
+    top = c.mapping(root, ROOT, _TOP_KEYS, _REMOVED_TOP)
     if top is None:
         return {}, c.issues
     for key in _REQUIRED:
         if key not in top:
             c.add("missing_key", key, root.line, "required key is missing")
-    fields: dict[str, Any] = {"description": "", "epsilon": DEFAULT_EPSILON}
+    fields: dict[str, Any] = {"description": ""}
     if "name" in top:
         fields["name"] = c.text(top["name"][1], "name")
     if "version" in top:
@@ -398,10 +417,18 @@ def _validate(root: _Loc, env: Mapping[str, str] | None) -> tuple[dict[str, Any]
         fields["description"] = "" if d_loc.value is None else c.text(d_loc, "description", allow_empty=True)
     if "kid" in top:
         fields["kid"] = _kid(c, top["kid"][1], env)
-    if "epsilon" in top:
-        fields["epsilon"] = c.unit_interval(top["epsilon"][1], "epsilon")
     if "tokenization" in top:
         fields["tokenization"] = c.choice(top["tokenization"][1], "tokenization", TOKENIZATIONS)
+    if "token_scope" in top:
+        s_loc = top["token_scope"][1]
+        fields["token_scope"] = c.choice(s_loc, "token_scope", TOKEN_SCOPES)
+        tokenization = fields.get("tokenization")
+        if tokenization is not None and tokenization not in SCOPED_TOKENIZATIONS:
+            message = (
+                f"does not apply to {tokenization}: MSK1 tokens are the same in every scope"
+                " (not scope-bound by design); delete it, or use vault-deterministic"
+            )
+            c.add("inapplicable_key", "token_scope", s_loc.line, message)
     if "passes" in top:
         fields["passes"] = _passes(c, top["passes"][1])
     if "entities" in top:
@@ -439,8 +466,8 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "version": policy.version,
         "description": policy.description,
         "kid": policy.kid,
-        "epsilon": float(policy.epsilon),
         "tokenization": policy.tokenization,
+        "token_scope": policy.token_scope,
         "passes": list(policy.passes),
         "entities": entities,
         "audit": asdict(policy.audit),
@@ -476,6 +503,8 @@ def parse_policy(
     if any(i.code not in tolerate for i in issues) or not complete:
         return None, issues
     policy = Policy(**fields)
+    if policy.tokenization not in SCOPED_TOKENIZATIONS:
+        policy = replace(policy, token_scope=None)  # MSK1: not scope-bound
     return replace(policy, hash=policy_hash(policy)), issues
 
 

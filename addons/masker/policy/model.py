@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from masker.scope import DEFAULT_TOKEN_SCOPE, TOKEN_SCOPES  # noqa: F401 - TOKEN_SCOPES re-exported
+
 TOKENIZATIONS = ("vault-deterministic", "reversible-aead", "synthetic")
+# Tokenizations whose output is bound to the scope (``token_scope`` applies);
+# MSK1 (reversible-aead) is the same in every scope by design.
+SCOPED_TOKENIZATIONS = ("vault-deterministic", "synthetic")
 ACTIONS = ("tokenize", "redact", "passthrough")
 # Canonical pass names after aliasing ("gemma" -> "ner").
 PASSES = ("regex", "ner", "diarize")
@@ -31,8 +36,9 @@ class EntityRule:
 
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
-    log_events: bool = True
-    log_payloads: bool = False  # opt-in; payloads are then stored encrypted
+    """Every event is always journaled (fail closed) and no payload is ever
+    stored, so retention is the only audit setting."""
+
     retention_days: int = 2555
 
 
@@ -42,7 +48,6 @@ class Policy:
     version: int
     description: str
     kid: str
-    epsilon: float
     tokenization: str  # one of TOKENIZATIONS
     passes: tuple[str, ...]  # canonical names, in order
     entities: dict[str, EntityRule]
@@ -52,6 +57,10 @@ class Policy:
     scan_roles: tuple[str, ...] = ()
     # Non-text request parts (images, audio): "block" (default) or "allow".
     media: str = "block"
+    # What MSKV1 tokens and synthetic surrogates are bound to: "session"
+    # (default: same token within a session only) or "agent" (same token across
+    # an agent's sessions). None for reversible-aead (MSK1 is not scope-bound).
+    token_scope: str | None = DEFAULT_TOKEN_SCOPE
     # sha256 hex of the canonical policy document; goes into every event.
     hash: str = ""
 

@@ -13,7 +13,12 @@ kind or kid, or with any body character changed, fails authentication.
 MSK1 tokens are *not* bound to an (agent, session) scope: whoever holds the
 key can open them anywhere. That is the point of the scheme (stateless, no
 vault); use ``vault-deterministic`` where tokens must only rehydrate in the
-session that minted them.
+session that minted them. For the same reason the policy's ``token_scope``
+does not apply: the same value gives the same MSK1 token in every session and
+every agent, so a provider that sees many calls can link that value across
+them (binding the scope into the nonce or AAD would make MSK1 scope-bound,
+which it is not meant to be). Use ``vault-deterministic`` for tokens that are
+unlinkable across sessions.
 """
 
 from __future__ import annotations

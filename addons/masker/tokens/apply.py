@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from masker.audit.events import DETECTION, REDACTION_APPLIED, Event
 from masker.detect.spans import Span
 from masker.policy.model import Policy
-from masker.scope import Scope
+from masker.scope import DEFAULT_TOKEN_SCOPE, Scope
 from masker.tokens import aead
 from masker.tokens.keys import Keyring
 from masker.tokens.synthetic import Synthesizer
@@ -38,7 +38,16 @@ class TokenApplier:
         self.vault = vault
         if policy.tokenization == "vault-deterministic" and vault is None:
             raise ValueError("vault-deterministic tokenization needs a vault")
-        self._synth = Synthesizer(keyring, policy.kid) if policy.tokenization == "synthetic" else None
+        self._synth = (
+            Synthesizer(keyring, policy.kid, self._token_scope)
+            if policy.tokenization == "synthetic" else None
+        )
+
+    @property
+    def _token_scope(self) -> str:
+        """How much of the scope MSKV1 tokens and surrogates are bound to
+        (MSK1 ignores it: not scope-bound by design)."""
+        return self.policy.token_scope or DEFAULT_TOKEN_SCOPE
 
     def action(self, kind: str) -> str:
         """The policy's action for ``kind``; a kind without a rule is tokenized (fail closed)."""
@@ -50,7 +59,7 @@ class TokenApplier:
         kid = self.policy.kid
         method = self.policy.tokenization
         if method == "vault-deterministic":
-            token = mint(self.keyring, kind, kid, value)
+            token = mint(self.keyring, kind, kid, value, scope, self._token_scope)
             rows.append((token, kind, kid, value))
             return token, token
         if method == "reversible-aead":

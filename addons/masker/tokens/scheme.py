@@ -1,9 +1,11 @@
 """Token grammar: ``{scheme}.{KIND}.{kid}.{body}``.
 
-* ``MSKV1`` vault-deterministic: body = base32(HMAC-SHA256(key, KIND 0x1f value)[:16]),
-  always 26 characters; the value lives encrypted in the vault.
+* ``MSKV1`` vault-deterministic: body = base32(HMAC-SHA256(key, scope binding,
+  KIND, value)[:16]), always 26 characters; the value lives encrypted in the
+  vault (see ``masker.tokens.vault.mint``; the policy's ``token_scope`` picks
+  the binding: session or agent).
 * ``MSK1`` reversible-aead: body = base32(AES-256-GCM-SIV(value)), variable
-  length; no vault needed.
+  length; no vault needed; not scope-bound (the same in every scope).
 
 This module is the single place that knows what a token looks like; the
 rehydrator finds tokens with ``TOKEN_RE`` and stream rehydrators use

@@ -6,9 +6,13 @@ at example.com, a date the same date shifted by one offset for the whole
 session (so intervals between dates survive). Formatting (separators, case,
 zero padding) is kept where the value has one.
 
-Surrogates are stable within a session: the choice is seeded by
-HMAC(synthetic subkey, agent, session, KIND, normalized value). They are not
-tokens and cannot be rehydrated; the LLM's answer keeps the surrogates.
+Surrogates are stable within the policy's ``token_scope`` and unrelated
+outside it: the choice is seeded by HMAC(synthetic subkey, scope binding,
+KIND, normalized value), the binding being (agent, session) under
+``token_scope: session`` (the default) and the agent alone under ``agent``;
+the date shift is seeded by the binding alone, so it is one offset per
+session (or per agent). They are not tokens and cannot be rehydrated; the
+LLM's answer keeps the surrogates.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import random
 import regex
 
 from masker.detect.checksums import luhn_ok, vin_ok
-from masker.scope import Scope
+from masker.scope import DEFAULT_TOKEN_SCOPE, Scope
 from masker.tokens import keys as K
 from masker.tokens.keys import Keyring
 from masker.tokens.normalize import normalize
@@ -64,20 +68,22 @@ _NUMBER = regex.compile(r"\d+")
 class Synthesizer:
     """Surrogates for one kid; ``surrogate`` is pure given (scope, kind, value)."""
 
-    def __init__(self, keyring: Keyring, kid: str) -> None:
+    def __init__(self, keyring: Keyring, kid: str, token_scope: str = DEFAULT_TOKEN_SCOPE) -> None:
         self._key = keyring.subkey(kid, K.SYNTHETIC)
+        Scope().binding(token_scope)  # an unknown token_scope fails here, not per value
+        self._token_scope = token_scope
 
     def _rng(self, *parts: str) -> random.Random:
         msg = "\x1f".join(parts).encode("utf-8")
         return random.Random(hmac.new(self._key, msg, hashlib.sha256).digest())
 
     def date_shift(self, scope: Scope) -> int:
-        """Days every date of the session moves by: +-(30..365), never 0."""
-        rng = self._rng("date-shift", scope.agent, scope.session)
+        """Days every date of the session (or agent) moves by: +-(30..365), never 0."""
+        rng = self._rng("date-shift", scope.binding(self._token_scope))
         return rng.choice((-1, 1)) * rng.randint(30, 365)
 
     def surrogate(self, scope: Scope, kind: str, value: str) -> str:
-        rng = self._rng("value", scope.agent, scope.session, kind, normalize(kind, value))
+        rng = self._rng("value", scope.binding(self._token_scope), kind, normalize(kind, value))
         if kind in ("DATE", "DOB"):
             return shift_date(value, self.date_shift(scope)) or _any_date(rng)
         make = _MAKERS.get(kind, _reshape)

@@ -1,12 +1,20 @@
 """``MSKV1`` vault-deterministic tokens and the SQLite vault that holds their values.
 
-Token: ``MSKV1.KIND.kid.base32(HMAC-SHA256(token-hmac subkey, KIND 0x1f normalized value)[:16])``.
+Token: ``MSKV1.KIND.kid.base32(HMAC-SHA256(token-hmac subkey, msg)[:16])`` with
+``msg = "MSKV1/scoped" 0x1f binding 0x1f KIND 0x1f normalized value``, where
+``binding`` is ``Scope.binding(token_scope)`` (canonical JSON of the agent, and
+of the session under ``token_scope: session``). The same value therefore gets
+the same token within its scope and unrelated tokens in other scopes: a
+provider cannot link one patient across sessions (or agents) by token. One bit
+of the 16 bytes is cleared so that the body always ends in a letter (see
+``_LAST_CHAR_MASK``).
 
 Vault rows are keyed by (agent, session, token). The original value is
 encrypted at rest with AES-256-GCM-SIV under the kid's ``vault`` subkey and a
 random nonce, with the row key as associated data: a row copied to another
-scope or token does not decrypt. A token only rehydrates in the scope that
-minted it.
+scope or token does not decrypt. A token only rehydrates in the (agent,
+session) that minted it, also under ``token_scope: agent`` (where the same
+token is minted again, and stored again, in each session of the agent).
 
 Erasure is permanent: ``drop`` deletes the rows and keeps a tombstone
 (scope, token; no value), so a dropped token is never rehydrated again, even
@@ -35,7 +43,7 @@ from pathlib import Path
 import sqlite_utils
 from cryptography.exceptions import InvalidTag
 
-from masker.scope import Scope
+from masker.scope import DEFAULT_TOKEN_SCOPE, Scope
 from masker.tokens import keys as K
 from masker.tokens.aead import cipher
 from masker.tokens.keys import Keyring
@@ -59,12 +67,40 @@ def vault_path(data_dir: Path) -> Path:
     return Path(data_dir) / VAULT_FILENAME
 
 
-def mint(keyring: Keyring, kind: str, kid: str, value: str) -> str:
-    """The MSKV1 token of ``value`` under the current key of ``kid``."""
+_MINT_DOMAIN = b"MSKV1/scoped"
+# The 26th base32 character carries the last 3 bits of the 16 bytes; clearing
+# the highest of them keeps it one of A E I M (127 HMAC bits remain). A token
+# then always ends in a letter: a number written right after it ("...4(212)
+# 555-0199") is not glued to a digit of the token, which would hide it from
+# the rule-based detectors of the residual scan.
+_LAST_CHAR_MASK = 0xFB
+
+
+def mint(
+    keyring: Keyring,
+    kind: str,
+    kid: str,
+    value: str,
+    scope: Scope,
+    token_scope: str = DEFAULT_TOKEN_SCOPE,
+) -> str:
+    """The MSKV1 token of ``value`` in ``scope`` under the current key of ``kid``.
+
+    ``token_scope`` (``session`` | ``agent``) says how much of ``scope`` the
+    token is bound to. Rehydration never recomputes the HMAC: it reads the vault
+    row by token string, so tokens minted before a key rotation (or by an older
+    derivation) still restore in the scope that stored them.
+    """
     key = keyring.subkey(kid, K.TOKEN_HMAC)
-    msg = kind.encode() + b"\x1f" + normalize(kind, value).encode("utf-8")
-    body = b32encode(hmac.new(key, msg, hashlib.sha256).digest()[:16])
-    return format_token(VAULT_SCHEME, kind, kid, body)
+    msg = b"\x1f".join((
+        _MINT_DOMAIN,
+        scope.binding(token_scope).encode("utf-8"),
+        kind.encode(),
+        normalize(kind, value).encode("utf-8"),
+    ))
+    raw = bytearray(hmac.new(key, msg, hashlib.sha256).digest()[:16])
+    raw[-1] &= _LAST_CHAR_MASK
+    return format_token(VAULT_SCHEME, kind, kid, b32encode(bytes(raw)))
 
 
 @dataclass(frozen=True, slots=True)
