@@ -257,3 +257,14 @@ def test_a_fields_context_is_read_but_never_masked_or_returned(tmp_path: Path) -
     assert engine.rehydrate(masked, SCOPE) == "123456789"
     spans = [e.span for e in sink.events if e.kind == "detection"]
     assert spans == [(0, 9)]  # offsets of the field's own text, not of context + text
+
+
+def test_residual_scan_sees_past_a_token_glued_to_a_number(tmp_path: Path) -> None:
+    """A token ending in a digit glued to a phone number must not hide the
+    number's word boundary from the residual scan."""
+    engine, _ = make_engine(tmp_path)
+    token = "MSK1.NAME.K_HEALTHCARE.ABCDEFGHIJKLMNOP234"
+    text = f"see {token}(212) 555-0199 today"
+    outside, straddling = engine._residual(text, {token})
+    found = outside + straddling
+    assert any(text[s.start : s.end].endswith("555-0199") for s in found)

@@ -144,13 +144,20 @@ class MaskingEngine:
         # spans were applied but nothing Masker writes is here: trust nothing, scan it all
         windows = _windows(text, ranges) if ranges else [(0, len(text))]
         view = _as_text(text, written)
+        # Read twice: as sent (a finding across Masker's output is one it cut
+        # short), and with Masker's output blanked, so that a token glued to
+        # what follows it ("...TOKEN4(212) 555-0199") hides no word boundary.
+        blanked = _blank(view, ranges)
         for a, b in windows:
-            for w in self.detector.rule_based(view[a:b]):
-                s = Span(w.start + a, w.end + a, w.kind, w.pass_name, w.detector, w.confidence)
-                if not self.policy.masks(s.kind) or any(x <= s.start and s.end <= y for x, y in ranges):
-                    continue
-                overlaps = any(x < s.end and s.start < y for x, y in ranges)
-                (straddling if overlaps else outside).append(s)
+            for piece in (view[a:b], blanked[a:b]):
+                for w in self.detector.rule_based(piece):
+                    s = Span(w.start + a, w.end + a, w.kind, w.pass_name, w.detector, w.confidence)
+                    if not self.policy.masks(s.kind) or any(x <= s.start and s.end <= y for x, y in ranges):
+                        continue
+                    if any(o.start == s.start and o.end == s.end for o in outside + straddling):
+                        continue
+                    overlaps = any(x < s.end and s.start < y for x, y in ranges)
+                    (straddling if overlaps else outside).append(s)
         return outside, straddling
 
     def _event(self, kind: str, scope: Scope, *, reason: str | None = None, **detail: object) -> Event:
@@ -199,6 +206,16 @@ def _as_text(text: str, genuine: set[str]) -> str:
     if "MSK" not in text:
         return text
     return TOKEN_RE.sub(lambda m: m.group() if m.group() in genuine else "msk" + m.group()[3:], text)
+
+
+def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
+    """``text`` with each range replaced by as many spaces (offsets hold)."""
+    if not ranges:
+        return text
+    chars = list(text)
+    for a, b in ranges:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
 
 
 def _written_ranges(text: str, produced: set[str]) -> list[tuple[int, int]]:
