@@ -31,7 +31,7 @@ def test_policy_masks_tokenized_and_redacted_kinds_only() -> None:
 def test_values_followed_are_masked_kinds_of_three_or_more_characters() -> None:
     text = "son Radu called; Al here; phone 415-555-0142"
     spans = [_span(text, "Radu"), _span(text, "Al"), _span(text, "415-555-0142", "PHONE")]
-    assert propagated_values(text, spans, POLICY) == {"Radu": "NAME", "415-555-0142": "PHONE"}
+    assert propagated_values(text, spans, POLICY) == {"Radu": "NAME", "415-555-0142": "PHONE", "4155550142": "PHONE"}
     entities = {**POLICY.entities, "PHONE": EntityRule(kind="PHONE", action="passthrough")}
     assert propagated_values(text, spans, replace(POLICY, entities=entities)) == {"Radu": "NAME"}
 
@@ -49,3 +49,12 @@ def test_nested_values_give_one_span_per_character() -> None:
     text = "Radu Crosson, later Radu Crosson."
     found = occurrences(text, {"Radu Crosson": "NAME", "Crosson": "NAME"}, [(0, 12)])
     assert [(text[s.start : s.end]) for s in found] == ["Radu Crosson"]
+
+
+def test_a_number_with_separators_is_followed_as_bare_digits_too() -> None:
+    text = "SSN 123-45-6789, file 2024-01"
+    spans = [_span(text, "123-45-6789", "SSN"), _span(text, "2024-01", "DATE")]
+    values = propagated_values(text, spans, POLICY)
+    assert values["123456789"] == "SSN" and "202401" not in values  # six digits: not followed
+    other = '{"n": 123456789, "m": 91234567890}'
+    assert [other[s.start : s.end] for s in occurrences(other, values, [])] == ["123456789"]

@@ -20,13 +20,28 @@ from masker.policy.model import Policy
 MIN_PROPAGATED_LEN = 3
 
 
+# A number written with separators ("123-45-6789") is followed as its bare
+# digits too ("123456789", a JSON number or a form field elsewhere in the
+# request); shorter digit runs recur as ordinary numbers too often.
+MIN_PROPAGATED_DIGITS = 7
+_SEPARATORS = frozenset(" -.()/+")
+
+
 def propagated_values(text: str, spans: Sequence[Span], policy: Policy) -> dict[str, str]:
-    """value -> kind for the detected values worth following: masked by the policy, long enough."""
-    return {
-        text[s.start : s.end]: s.kind
-        for s in spans
-        if policy.masks(s.kind) and len(text[s.start : s.end].strip()) >= MIN_PROPAGATED_LEN
-    }
+    """value -> kind for the detected values worth following: masked by the policy, long enough.
+
+    A value made of digits and separators is followed in its bare-digit form too.
+    """
+    out: dict[str, str] = {}
+    for s in spans:
+        value = text[s.start : s.end]
+        if not policy.masks(s.kind) or len(value.strip()) < MIN_PROPAGATED_LEN:
+            continue
+        out[value] = s.kind
+        digits = "".join(c for c in value if c.isdigit())
+        if len(digits) >= MIN_PROPAGATED_DIGITS and digits != value and all(c.isdigit() or c in _SEPARATORS for c in value):
+            out.setdefault(digits, s.kind)
+    return out
 
 
 def occurrences(text: str, values: Mapping[str, str], skip: Sequence[tuple[int, int]]) -> list[Span]:
