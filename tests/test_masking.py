@@ -230,18 +230,18 @@ def test_residual_windows_cover_context_and_stop_at_whitespace() -> None:
     assert len(_windows(text, [(0, 5), (480, 490)])) == 2
 
 
-def test_a_made_up_token_is_scanned_like_text(tmp_path: Path) -> None:
+def test_a_token_not_minted_for_the_scope_is_refused(tmp_path: Path) -> None:
     """Only tokens that rehydrate in the caller's scope are skipped; a token
-    from another scope, or text merely shaped like one, is scanned."""
+    of another scope, or text merely shaped like one, refuses the request."""
     engine, _ = make_engine(tmp_path)
     [minted] = engine.mask_texts(fields(f"call {PHONE}"), Scope("other-bot", "call-9"))
     foreign = TOKEN_RE.search(minted).group()
-    # Shape-only "tokens" carrying a phone number in their key-id part.
     digits = PHONE.replace("-", "")
-    fakes = [f"MSKV1.PHONE.{digits}.{'A' * 26}", f"MSK1.PHONE.{digits}.{'B' * 20}"]
-    [masked] = engine.mask_texts(fields(f"call {fakes[0]} or {fakes[1]}, not {foreign}"), SCOPE)
-    assert digits not in masked
-    assert foreign in masked  # another scope's token is no PHI: scanned, nothing found, kept
+    for text in (f"not {foreign}", f"call MSKV1.PHONE.{digits}.{'A' * 26}", f"MSKV1.MARIA_LOPEZ.K_HEALTHCARE.{'A' * 26}",
+                 "MSK1.SSN.K_HEALTHCARE.GEZDGLJUGUWTMNZYHE"):
+        with pytest.raises(MaskingError) as err:
+            engine.mask_texts(fields(text), SCOPE)
+        assert (err.value.code, err.value.status) == ("unverified_token", 400)
     # a genuine token of this scope is left exactly as it is
     [own] = engine.mask_texts(fields(f"call {PHONE}"), SCOPE)
     [again] = engine.mask_texts(fields(own), SCOPE)

@@ -29,8 +29,11 @@ class MaskingEngine:
     rule-based passes; a finding outside a token blocks the request).
 
     Token-shaped text is left alone only when it is a genuine token of the
-    caller's scope (it rehydrates there); anything else shaped like a token
-    is scanned like any text, so a made-up ``MSKV1...`` carries nothing out.
+    caller's scope (it rehydrates there). Anything else shaped like a token
+    refuses the request (``unverified_token``): its kind, key id and body can
+    carry a value in forms no detector reads (a name as the kind, base32 of
+    the value as the body), and no honest client holds one, since callers
+    only ever see restored values.
     """
 
     def __init__(
@@ -69,11 +72,12 @@ class MaskingEngine:
                 events.append(self._event(SCAN_SKIPPED, scope, reason="role_not_scanned", path=f.path, role=f.role))
 
         # Tokens already in the request that are genuine for this scope; others are text.
-        written.update(t for i in scanned for t in self._genuine_tokens(out[i], scope))
+        for i in scanned:
+            written.update(self._verified_tokens(out[i], scope, fields[i].path))
 
         # 1. detection, all fields of the request in one batch (a field's context read in front of it)
         found: dict[str, str] = {}  # detected value -> kind
-        views = [fields[i].context + _as_text(out[i], written) for i in scanned]
+        views = [fields[i].context + out[i] for i in scanned]
         for i, spans in zip(scanned, self.detector.detect_batch(views)):
             spans = _after_context(spans, len(fields[i].context))
             found.update(propagated_values(out[i], spans, self.policy))
@@ -124,11 +128,17 @@ class MaskingEngine:
     def record(self, events: Sequence[Event]) -> None:
         self._sink.append(events)
 
-    def _genuine_tokens(self, text: str, scope: Scope) -> list[str]:
-        """Token-shaped strings of ``text`` that rehydrate in ``scope`` (minted for it)."""
+    def _verified_tokens(self, text: str, scope: Scope, path: str) -> list[str]:
+        """The token-shaped strings of ``text``, each a genuine token of ``scope``; else refused."""
         if "MSK" not in text:
             return []
-        return [m.group() for m in TOKEN_RE.finditer(text) if self._rehydrator.is_genuine(m, scope)]
+        tokens = []
+        for m in TOKEN_RE.finditer(text):
+            if not self._rehydrator.is_genuine(m, scope):
+                raise MaskingError("unverified_token", f"a token-shaped string at {path} was not minted for this "
+                                   "agent and session; nothing was forwarded", 400)
+            tokens.append(m.group())
+        return tokens
 
     def _residual(self, text: str, written: set[str]) -> tuple[list[Span], list[Span]]:
         """Identifiers the rule-based passes still find: (clear of Masker's output, straddling it).
@@ -143,13 +153,12 @@ class MaskingEngine:
         straddling: list[Span] = []
         # spans were applied but nothing Masker writes is here: trust nothing, scan it all
         windows = _windows(text, ranges) if ranges else [(0, len(text))]
-        view = _as_text(text, written)
         # Read twice: as sent (a finding across Masker's output is one it cut
         # short), and with Masker's output blanked, so that a token glued to
         # what follows it ("...TOKEN4(212) 555-0199") hides no word boundary.
-        blanked = _blank(view, ranges)
+        blanked = _blank(text, ranges)
         for a, b in windows:
-            for piece in (view[a:b], blanked[a:b]):
+            for piece in (text[a:b], blanked[a:b]):
                 for w in self.detector.rule_based(piece):
                     s = Span(w.start + a, w.end + a, w.kind, w.pass_name, w.detector, w.confidence)
                     if not self.policy.masks(s.kind) or any(x <= s.start and s.end <= y for x, y in ranges):
@@ -197,15 +206,6 @@ def _after_context(spans: Sequence[Span], n: int) -> list[Span]:
         return list(spans)
     return [Span(max(s.start, n) - n, s.end - n, s.kind, s.pass_name, s.detector, s.confidence)
             for s in spans if s.end > n]
-
-
-def _as_text(text: str, genuine: set[str]) -> str:
-    """``text`` as the detector must read it: token-shaped strings that are not
-    genuine tokens lose their token look (same length, so offsets hold) and are
-    scanned like the text they are."""
-    if "MSK" not in text:
-        return text
-    return TOKEN_RE.sub(lambda m: m.group() if m.group() in genuine else "msk" + m.group()[3:], text)
 
 
 def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
