@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from masker.providers.base import RehydrateFn, rehydrate_leaves
-from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Role, Shape, node_role, one_of, shaped
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, GENERATION_EXEMPT, Exempt, Role, Shape, node_role, one_of, shaped
 from masker.stream.rehydrate import PendingTails
 
 EVENT_TYPES = frozenset(
@@ -60,6 +60,7 @@ SHAPE = Shape(
     "anthropic",
     exempt=(
         *COMMON_EXEMPT,
+        *GENERATION_EXEMPT,
         Exempt(("**", "type"), one_of(*BLOCK_TYPES, "base64", "url", "file", "content", "ephemeral", "enabled",
                                       "disabled", "auto", "any", "tool", "none", "custom", "object", "string",
                                       "number", "integer", "boolean", "array", "null", "char_location",

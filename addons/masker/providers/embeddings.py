@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Refuse, Role, Shape, is_number, one_of
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, GENERATION_EXEMPT, Exempt, Refuse, Role, Shape, is_number, one_of
 
 
 def _token_ids(value: Any) -> bool:
@@ -22,6 +22,7 @@ def _shape(name: str, key: str) -> Shape:
         name,
         exempt=(
             *COMMON_EXEMPT,
+            *GENERATION_EXEMPT,
             Exempt(("encoding_format",), one_of("float", "base64"), "encoding format enum"),
             Exempt(("logit_bias", "*"), is_number, "a bias between -100 and 100 for a token id"),
         ),

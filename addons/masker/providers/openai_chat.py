@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Hashable
 
 from masker.providers.base import RehydrateFn, rehydrate_leaves
-from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Role, Shape, is_number, node_role, one_of
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, GENERATION_EXEMPT, Exempt, Role, Shape, is_number, node_role, one_of
 from masker.stream.rehydrate import PendingTails
 
 MEDIA_PARTS = frozenset({"image_url", "input_audio", "file", "image", "audio"})
@@ -25,6 +25,7 @@ SHAPE = Shape(
     "openai_chat",
     exempt=(
         *COMMON_EXEMPT,
+        *GENERATION_EXEMPT,
         Exempt(("messages", "*", "content", "*", "type"), one_of("text", "refusal", *MEDIA_PARTS), "content part type enum"),
         Exempt(("tools", "*", "type"), one_of("function", "custom"), "tool type enum"),
         Exempt(("messages", "*", "tool_calls", "*", "type"), one_of("function", "custom"), "tool call type enum"),

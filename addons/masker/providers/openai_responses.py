@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from masker.providers.base import RehydrateFn, rehydrate_leaves
-from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, Exempt, Role, Shape, node_role, one_of
+from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, GENERATION_EXEMPT, Exempt, Role, Shape, node_role, one_of
 from masker.stream.rehydrate import PendingTails
 
 MEDIA_PARTS = frozenset({"input_image", "input_file", "input_audio", "image", "audio", "file"})
@@ -52,6 +52,7 @@ def item_role(item: Any) -> str | None:
 
 EXEMPT = (
     *COMMON_EXEMPT,
+    *GENERATION_EXEMPT,
     Exempt(("**", "type"), one_of(*ITEM_TYPES), "item, part and tool type enums"),
     Exempt(("**", "status"), one_of("in_progress", "completed", "incomplete"), "item status enum"),
     Exempt(("**", "detail"), one_of("auto", "low", "high"), "image detail enum"),

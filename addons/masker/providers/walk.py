@@ -180,18 +180,26 @@ class Shape:
         return outer
 
 
-# Top-level generation parameters that are counts or a sampling seed (the
-# NER pass would read a large seed as an account number).
-_GENERATION_NUMBERS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n", "seed", "top_k",
-                       "top_logprobs", "logprobs", "dimensions", "best_of", "max_tool_calls")
+# Top-level generation parameters that are counts or a sampling seed, up to
+# the largest value an API accepts; a larger number (a nine-digit "n") is not
+# a count and is scanned. Six digits hold no phone, SSN, card or MRN.
+_GENERATION_NUMBERS = {"max_tokens": 999_999, "max_completion_tokens": 999_999, "max_output_tokens": 999_999,
+                       "n": 128, "seed": 999_999, "top_k": 1000, "top_logprobs": 20, "logprobs": 20,
+                       "dimensions": 65_536, "best_of": 20, "max_tool_calls": 1000}
+
+
+def _count_up_to(limit: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= limit
 
 # Exemptions every shape shares: the API's own enums, ids and parameters.
 COMMON_EXEMPT = (
     Exempt(("model",), MODEL_NAME, "a model name of the provider's naming scheme"),
     Exempt(("**", "role"), ROLES, "chat role enum"),
     *(Exempt(("**", key), PROVIDER_ID, "an id the provider minted (prefix + random body)") for key in ID_KEYS),
-    *(Exempt((key,), is_number, "a generation parameter (a count or a sampling seed)") for key in _GENERATION_NUMBERS),
 )
+# Generation parameters of the provider APIs (not of unknown endpoints, where "n" may be anything).
+GENERATION_EXEMPT = tuple(Exempt((key,), _count_up_to(limit), "a generation parameter (a count or a sampling seed)")
+                          for key, limit in _GENERATION_NUMBERS.items())
 # Field names that both providers define.
 COMMON_FIELDS = frozenset({
     "model", "role", "type", "content", "text", "id", "name", "input", "stream", "temperature", "top_p",
