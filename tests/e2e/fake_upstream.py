@@ -16,6 +16,7 @@ session (RFC 6455 framing by ``wsproto``): every client message is recorded
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import ipaddress
 import itertools
@@ -23,7 +24,7 @@ import json
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
@@ -34,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
-from wsproto.utilities import generate_accept_token
+from wsproto.utilities import LocalProtocolError, generate_accept_token
 
 HOSTNAMES = ("api.openai.com", "api.anthropic.com", "other.example", "localhost")
 PIECE = 5  # characters per streamed text delta: every token spans several events
@@ -50,6 +51,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # every header, repeats included
 
 
 def make_ca_and_leaf(directory: Path) -> tuple[Path, Path, Path]:
@@ -87,14 +89,18 @@ def make_ca_and_leaf(directory: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
-def _last_user_text(body: dict) -> str:
-    msgs = body.get("messages") or []
-    for m in reversed(msgs):
-        if m.get("role") == "user":
+def _last_user_text(body: object) -> str:
+    """The text to echo; "" for a body of any other shape (tests send odd shapes on purpose)."""
+    if not isinstance(body, dict):
+        return ""
+    msgs = body.get("messages")
+    for m in reversed(msgs if isinstance(msgs, list) else []):
+        if isinstance(m, dict) and m.get("role") == "user":
             c = m.get("content")
             if isinstance(c, str):
                 return c
-            return " ".join(p.get("text", "") for p in c if isinstance(p, dict))
+            parts = c if isinstance(c, list) else []
+            return " ".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
     return str(body.get("input", ""))
 
 
@@ -111,6 +117,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _read(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            out = bytearray()
+            while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                out += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields
+            return bytes(out)
         n = int(self.headers.get("content-length") or 0)
         return self.rfile.read(n) if n else b""
 
@@ -134,14 +148,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.server.previous_user_text = user
         text = "Echo: " + user
-        if path.endswith("/chat/completions"):
-            return self._openai(body, text)
-        if path.endswith("/messages"):
-            return self._anthropic(body, text)
+        try:
+            if path.endswith("/chat/completions"):
+                return self._openai(body, text)
+            if path.endswith("/messages"):
+                return self._anthropic(body, text)
+        except (AttributeError, KeyError, TypeError):
+            return self._json(200, {"echo": ""})  # a shape the echo logic does not know
         self._json(200, {"echo": text})
 
     def _record(self, raw: bytes, method: str | None = None) -> None:
-        self.server.received.append(Received(self.headers.get("host", ""), method or self.command, self.path, dict(self.headers), raw))
+        self.server.received.append(Received(self.headers.get("host", ""), method or self.command, self.path,
+                                             dict(self.headers), raw, list(self.headers.items())))
 
     # -- OpenAI Realtime (WebSocket)
     def _websocket(self) -> None:
@@ -161,7 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
             ws.receive_data(data or None)
             for event in ws.events():
                 if isinstance(event, CloseConnection):
-                    self.wfile.write(ws.send(event.response()))
+                    with contextlib.suppress(LocalProtocolError):  # the peer may have closed already
+                        self.wfile.write(ws.send(event.response()))
                     return
                 if isinstance(event, Ping):
                     self.wfile.write(ws.send(event.response()))
