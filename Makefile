@@ -1,18 +1,35 @@
 # Two commands for a fresh machine:
-#   make run    create .venv, install Masker, start the sidecar on 127.0.0.1:8080
-#   make test   create .venv, install Masker with test extras, run the whole suite
+#   make run    create .venv, install Masker from the lock files, start the sidecar on 127.0.0.1:8080
+#   make test   create .venv, install Masker + test tools from the lock files, run the whole suite
+# and one for maintainers:
+#   make lock   re-resolve requirements.lock (runtime) and requirements-test.lock (runtime + [test])
+#               after a pyproject.toml change; LOCK_ARGS=--upgrade moves every pin to its newest allowed version
+#
+# The lock files pin every package, with hashes, for CPython 3.12 on Linux x86_64
+# (where the runtime is onnxruntime-gpu); `make lock` must run on that platform.
+# The test lock is resolved under the runtime lock (--constraint), so tests run
+# the exact versions production installs. .venv is rebuilt from scratch when a
+# lock file or pyproject.toml changes, so it holds exactly what the lock says.
 export PYENV_VERSION ?= 3.12.1
 PYTHON ?= python3.12
 VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
+LOCK_VENV := .venv-lock
+LOCK_TOOL := pip-tools==7.7.0
+LOCK_INDEX ?= https://pypi.org/simple
+LOCK_ARGS ?=
+LOCK_HEADER := \# Lock for CPython 3.12 on Linux x86_64 (onnxruntime-gpu); refresh with `make lock`, do not edit.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+	--index-url $(LOCK_INDEX) --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: run test bench clean
+.PHONY: run test bench lock clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes --only-binary=:all: -r requirements-test.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 run: $(VENV)/.installed
@@ -26,5 +43,17 @@ bench: $(VENV)/.installed
 	$(BIN)/python scripts/bench_audit.py --out out/bench_audit.json
 	$(BIN)/python scripts/bench_proxy.py --out out/bench_proxy.json
 
+$(LOCK_VENV)/.installed:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet '$(LOCK_TOOL)'
+	touch $@
+
+lock: $(LOCK_VENV)/.installed
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	sed -i '1i $(LOCK_HEADER)' requirements.lock
+	$(PIP_COMPILE) --extra test --constraint requirements.lock --output-file requirements-test.lock pyproject.toml
+	sed -i '1i $(LOCK_HEADER)' requirements-test.lock
+
 clean:
-	rm -rf $(VENV) .data out
+	rm -rf $(VENV) $(LOCK_VENV) .data out

@@ -12,7 +12,8 @@ p50 <= 10 ms, TTFT added <= 3 ms, >= 150 req/s.
 
 The sidecar runs the real engine (shipped policy: regex + NER, dev keys in a
 temporary data dir) unless ``--fake`` picks the test fake engine, which
-measures the proxy's own overhead alone.
+measures the proxy's own overhead alone (``tests/e2e/fake_sidecar.py run``:
+``masker run`` with the fake factory passed in code; there is no option for it).
 
     python scripts/bench_proxy.py --out bench.json [--passes regex] [--policy P] [--fake] [--workers N]
 """
@@ -193,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         up = int(port_file.read_text())
         listen = free_port()
         log = (tmp / "sidecar.log").open("wb")
+        entry = [str(E2E / "fake_sidecar.py")] if args.fake else ["-m", "masker.cli"]
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "masker.cli", "run", "--listen", f"127.0.0.1:{listen}",
+            [sys.executable, *entry, "run", "--listen", f"127.0.0.1:{listen}",
              "--mode", f"reverse:https://127.0.0.1:{up}", "--data-dir", str(tmp / "data"),
-             "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--set", f"masker_engine_factory={engine}",
+             "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
              "--policy", str(policy), *(["--workers", str(args.workers)] if args.workers is not None else [])],
             env={**env, "MASKER_LOG_LEVEL": "WARNING"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         # Plain mitmproxy, same mode, no Masker:

@@ -119,10 +119,9 @@ def build_runtime(policy_path: Path | None, data_dir: Path, env, **_options: obj
 
 
 def test_engine_holder_drains_the_recorder_before_closing_the_runtime(tmp_path):
-    holder = EngineHolder()
+    holder = EngineHolder(factory=build_runtime)
     with taddons.context(MaskerOptions(), holder) as tctx:
-        tctx.options.update(masker_engine_factory=f"{__name__}:build_runtime", masker_data_dir=str(tmp_path),
-                            masker_audit_window="5")
+        tctx.options.update(masker_data_dir=str(tmp_path), masker_audit_window="5")
         holder.running()
         runtime = _Runtime.instances[-1]
         assert holder.unready() is None

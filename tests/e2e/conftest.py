@@ -7,7 +7,9 @@
 data dir, keys in the environment) and ``Sidecar.journal()`` reads the real
 HMAC-chained journal. ``fake_sidecar`` runs ``fake_engine`` and exists only
 for failures that must be injected (engine crash, stall, timeout, audit down
-on demand, rehydration failure).
+on demand, rehydration failure). The engine is chosen by the entry script
+(``ENTRY_SCRIPTS``: ``tests/e2e/fake_sidecar.py`` passes the fake factory in
+code), never by an option: Masker has no engine factory option.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ def free_port() -> int:
 
 REAL_ENGINE = "masker.runtime:open_runtime"
 FAKE_ENGINE = "fake_engine:build_engine"
+# The mitmdump -s entry script for each engine (the factory is passed in code, never an option).
+ENTRY_SCRIPTS = {REAL_ENGINE: ROOT / "addons" / "masker_sidecar.py", FAKE_ENGINE: E2E / "fake_sidecar.py"}
 # One set of keys for every sidecar of the session (base64 of 32 random bytes each).
 KEYS = {name: base64.b64encode(secrets.token_bytes(32)).decode()
         for name in ("MASKER_KEY_K_HEALTHCARE", "MASKER_AUDIT_KEY", "MASKER_SIGNING_KEY")}
@@ -166,17 +170,19 @@ def stop_sidecar(sc: Sidecar) -> None:
 
 
 def mitmdump_cmd(port: int, data_dir: Path, upstream_ca: Path, factory: str, *extra: str, confdir: Path | None = None) -> list[str]:
-    """``confdir``: the interception CA (default ``<data_dir>/ca``); sidecars sharing one share a client bundle."""
+    """``factory``: REAL_ENGINE or FAKE_ENGINE, which picks the entry script (``ENTRY_SCRIPTS``).
+    ``confdir``: the interception CA (default ``<data_dir>/ca``); sidecars sharing one share a client bundle."""
+    if factory not in ENTRY_SCRIPTS:
+        raise ValueError(f"no sidecar entry script for engine {factory!r}; add one like tests/e2e/fake_sidecar.py")
     return [
         str(VENV_BIN / "mitmdump"),
-        "-s", str(ROOT / "addons" / "masker_sidecar.py"),
+        "-s", str(ENTRY_SCRIPTS[factory]),
         "-s", str(E2E / "redirect_addon.py"),
         "--listen-host", "127.0.0.1", "--listen-port", str(port),
         "--set", f"confdir={confdir or data_dir / 'ca'}",
         "--set", "connection_strategy=lazy",  # as `masker run`; keeps the request host through the redirect
         "--set", f"ssl_verify_upstream_trusted_ca={upstream_ca}",
         "--set", f"masker_data_dir={data_dir}",
-        "--set", f"masker_engine_factory={factory}",
         "--set", "masker_detect_timeout=2",
         "--set", "masker_max_body=64k",
         *extra,
@@ -215,7 +221,6 @@ def reverse_sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[Side
         "--data-dir", str(data_dir),
         "--detect-timeout", "2",
         "--set", f"ssl_verify_upstream_trusted_ca={upstream_certs[0]}",
-        "--set", f"masker_engine_factory={REAL_ENGINE}",
     ]
     with start_sidecar(cmd, data_dir, port, upstream, reverse=True) as sc:
         yield sc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from masker.engine import Engine
-from masker.proxy.engine_holder import EngineHolder
+from masker.proxy.engine_holder import EngineFactory, EngineHolder
 from masker.proxy.identity import Identity
 from masker.proxy.local_endpoints import LocalEndpoints
 from masker.proxy.masking import ForwardGuard, Masking
@@ -13,9 +13,12 @@ from masker.proxy.rehydration import Rehydration
 from masker.proxy.websocket import RealtimeSocket
 
 
-def sidecar_addons(engine: Engine | None = None) -> list[object]:
-    """Addons for one sidecar. ``engine`` fixes the engine (tests); else it is built from options."""
-    holder = EngineHolder(engine)
+def sidecar_addons(engine: Engine | None = None, *, engine_factory: EngineFactory | None = None) -> list[object]:
+    """Addons for one sidecar. ``engine`` fixes the engine (unit tests); else
+    ``engine_factory`` (default ``masker.runtime.open_runtime``; test entry
+    scripts pass a fake) builds it from the options. Never an option: see
+    ``masker.proxy.engine_holder``."""
+    holder = EngineHolder(engine, factory=engine_factory)
 
     def current() -> Engine | None:
         return holder.engine

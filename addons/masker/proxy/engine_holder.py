@@ -1,7 +1,11 @@
 """Builds the masking engine from options and hands it to the other addons.
 
-The factory (option ``masker_engine_factory``, default
-``masker.runtime:open_runtime``) is called as ``factory(policy, data_dir,
+The factory is a constructor argument (``EngineHolder(factory=...)``, through
+``sidecar_addons(engine_factory=...)``), default ``masker.runtime.open_runtime``;
+it is deliberately not an option: options can be changed at run time
+(``--set``, mitmweb's options editor) and must never swap the code that masks.
+Tests that need a fake engine start a test-only entry script
+(``tests/e2e/fake_sidecar.py``). It is called as ``factory(policy, data_dir,
 env, workers=N, detect_timeout=T)`` and returns a runtime holding the engine
 as ``.engine`` (closed at shutdown: the journal's final checkpoint; its
 ``audit_key`` verifies the journal) or a bare engine (the test fakes).
@@ -13,7 +17,6 @@ dir), the proxy keeps running but every request is answered 503
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from pathlib import Path
@@ -26,20 +29,13 @@ from masker.audit.verify import verify_journal
 from masker.engine import Engine
 from masker.proxy.options import audit_window, data_dir, detect_timeout
 from masker.proxy.recorder import AuditRecorder
+from masker.runtime import open_runtime
 
 log = logging.getLogger("masker.proxy")
 
 EngineFactory = Callable[..., Engine]
 DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
-_WATCHED = {
-    "masker_policy", "masker_data_dir", "masker_engine_factory", "masker_audit_window", "masker_workers",
-    "masker_detect_timeout",
-}
-
-
-def load_factory(spec: str) -> EngineFactory:
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+_WATCHED = {"masker_policy", "masker_data_dir", "masker_audit_window", "masker_workers", "masker_detect_timeout"}
 
 
 class EngineHolder:
@@ -48,9 +44,15 @@ class EngineHolder:
     ``recorder`` journals the current engine's after-the-fact events
     (``masker.proxy.recorder``); it is flushed and closed before its engine's
     runtime is closed (shutdown or rebuild), so no queued event is lost.
+
+    ``engine`` fixes the engine (unit tests); else ``factory`` (default
+    ``masker.runtime.open_runtime``) builds it from the options.
     """
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, *, factory: EngineFactory | None = None) -> None:
+        if engine is not None and factory is not None:
+            raise ValueError("EngineHolder takes an engine or a factory, not both")
+        self._factory: EngineFactory = factory if factory is not None else open_runtime
         self._fixed = engine is not None
         self._running = False
         self.engine: Engine | None = engine
@@ -100,9 +102,8 @@ class EngineHolder:
     def _build(self) -> None:
         self._close()
         try:
-            factory = load_factory(ctx.options.masker_engine_factory)
             policy = Path(ctx.options.masker_policy) if ctx.options.masker_policy else None
-            built = factory(
+            built = self._factory(
                 policy, data_dir(), os.environ, workers=ctx.options.masker_workers, detect_timeout=detect_timeout()
             )
             if hasattr(built, "engine"):

@@ -1,11 +1,19 @@
 """Masker's mitmproxy options: declared in ``load``, validated in ``configure``.
 
+Options can be changed at run time (``--set``, mitmweb's options editor), so
+none of them may choose code: the engine factory is a constructor argument
+(``sidecar_addons(engine_factory=...)``), never an option. ``masker run``
+rejects an unknown ``--set`` option; ``mitmdump -s`` would keep it "deferred"
+and ignore it, so an unknown ``masker_*`` one (a typo, or the removed
+``masker_engine_factory``) stops the proxy at start-up.
+
 Also derives mitmproxy settings that must follow from them (``allow_hosts``,
 ``body_size_limit``) and refuses settings that leak (``stream_large_bodies``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Sequence
@@ -16,8 +24,9 @@ from mitmproxy.utils import human
 from masker.engine_pool import MAX_WORKERS, default_workers
 from masker.proxy import routing
 
+log = logging.getLogger("masker.proxy")
+
 DEFAULT_MAX_BODY = "16m"
-DEFAULT_ENGINE_FACTORY = "masker.runtime:open_runtime"  # a Runtime: closed (final checkpoint) at shutdown
 
 
 class MaskerOptions:
@@ -51,12 +60,13 @@ class MaskerOptions:
             "Worker processes that mask requests (0: mask inside the proxy process). "
             "Default: one per core up to 4, none on a single core.",
         )
-        loader.add_option(
-            "masker_engine_factory",
-            str,
-            DEFAULT_ENGINE_FACTORY,
-            "module:function(policy_path, data_dir, env) -> Engine, or a runtime with .engine and .close().",
-        )
+
+    def running(self) -> None:
+        # An error logged during start-up makes mitmproxy exit (its errorcheck addon); shutdown() in any case.
+        unknown = sorted(name for name in ctx.options.deferred if name.startswith("masker_"))
+        if unknown:
+            log.error("unknown Masker option(s): %s; refusing to run", ", ".join(unknown))
+            ctx.master.shutdown()
 
     def configure(self, updated: set[str]) -> None:
         o = ctx.options
@@ -70,8 +80,6 @@ class MaskerOptions:
             raise exceptions.OptionsError(f"masker_workers must be between 0 and {MAX_WORKERS}")
         if "masker_ws_keep_messages" in updated and o.masker_ws_keep_messages < 1:
             raise exceptions.OptionsError("masker_ws_keep_messages must be >= 1")
-        if "masker_engine_factory" in updated and ":" not in o.masker_engine_factory:
-            raise exceptions.OptionsError("masker_engine_factory must look like module:function")
         if not o.masker_default_session.strip():
             raise exceptions.OptionsError("masker_default_session must not be empty")
         max_body = max_body_bytes()
@@ -88,6 +96,10 @@ class MaskerOptions:
             changes["allow_hosts"] = allow
         if o.ignore_hosts:
             changes["ignore_hosts"] = []
+        if "flow_detail" in o and o.flow_detail > 0:
+            # mitmdump's flow log prints every request URL, refused ones included: PHI in the log.
+            log.warning("flow_detail set to 0: mitmproxy's flow log would print request URLs, which may hold PHI")
+            changes["flow_detail"] = 0
         # mitmproxy's own limit (HTML 413, body never read) is the memory cap;
         # Masker's JSON 413 applies below it.
         hard = human.parse_size(o.body_size_limit) if o.body_size_limit else None

@@ -14,8 +14,9 @@ the client with a Realtime ``error`` event (code only, no content), journals
 ``request_blocked`` for a refused client event, and closes the connection.
 mitmproxy 12 cannot close an open WebSocket through ``flow.kill()`` (the
 WebSocket layer never checks it: mitmproxy issues #4773 / #4711), so
-``close_connection`` closes it through the proxy server, and until it is
-gone every later message of the flow, either way, is dropped.
+``close_connection`` closes it through the proxy server (the one use of
+mitmproxy internals, kept in ``masker.proxy.mitm_internals``), and until it
+is gone every later message of the flow, either way, is dropped.
 
 A server message may become several: when a ``*.done`` event flushes a
 held-back token tail, that tail goes out first as its own delta message
@@ -41,6 +42,7 @@ from masker.audit.events import REQUEST_BLOCKED, AuditUnavailable, Event
 from masker.engine import Engine, MaskingError, TextField
 from masker.providers import realtime
 from masker.providers.url import route_template
+from masker.proxy import mitm_internals
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.masking import MASKED_KEY, api_path
 from masker.proxy.options import detect_timeout
@@ -61,18 +63,12 @@ def inject_websocket(flow: http.HTTPFlow, to_client: bool, message: bytes) -> No
 def close_connection(flow: http.HTTPFlow) -> bool:
     """Close the flow's WebSocket; False when it is not (or no longer) live.
 
-    Cancels the upstream connection's reader in mitmproxy's proxy server: the
-    WebSocket layer then sees the server gone and closes the client with a
-    close frame. Closing the upstream side (not the client's) keeps the
-    client's transport until the layer is done, so messages queued before
-    (the injected error event) still reach the client, in order.
+    mitmproxy has no public API for this: ``masker.proxy.mitm_internals``
+    closes the upstream connection through the proxy server, and the
+    WebSocket layer then closes the client with a close frame, after the
+    messages queued before (the injected error event).
     """
-    server = ctx.master.addons.get("proxyserver")
-    handler = getattr(server, "connections", {}).get(flow.client_conn.id)
-    if handler is None or flow.server_conn not in handler.transports:
-        return False
-    handler.close_connection(flow.server_conn)
-    return True
+    return mitm_internals.close_server_connection(flow)
 
 
 def _reason(e: Exception) -> str:
