@@ -10,6 +10,7 @@ from masker.proxy.masking import ForwardGuard, Masking
 from masker.proxy.options import MaskerOptions
 from masker.proxy.recorder import AuditRecorder
 from masker.proxy.rehydration import Rehydration
+from masker.proxy.upstream import UpstreamGuard
 from masker.proxy.websocket import RealtimeSocket
 
 
@@ -33,6 +34,7 @@ def sidecar_addons(engine: Engine | None = None, *, engine_factory: EngineFactor
         Identity(),
         Masking(current, recorder, holder.unready),
         ForwardGuard(),
+        UpstreamGuard(),
         Rehydration(current, recorder),
         RealtimeSocket(current, recorder),
     ]

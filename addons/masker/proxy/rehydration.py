@@ -20,8 +20,8 @@ from mitmproxy import http
 from masker.audit.events import Event
 from masker.engine import Engine
 from masker.providers import router
-from masker.proxy import errors
-from masker.proxy.codec import StreamDecoder, decode_bounded
+from masker.proxy import errors, upstream
+from masker.proxy.codec import FEED_LIMIT, BodyTooLarge, StreamDecoder, decode_bounded
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.masking import MASKED_KEY, api_path, is_json_type
 from masker.proxy.options import detect_timeout, max_body_bytes
@@ -32,6 +32,20 @@ log = logging.getLogger("masker.proxy")
 
 RESPONSE_LIMIT_FACTOR = 8  # decoded responses may be this many times masker_max_body
 TOKEN_MARK = b"MSK"  # every Masker token (MSKV1..., MSK1...) starts with it
+# A streamed (SSE) response is not limited in total, but one event may take at
+# most this many decoded bytes (and never more than masker_max_response), and
+# one upstream chunk may decode to at most FEED_LIMIT: past either the stream
+# is killed, never cut short silently.
+SSE_EVENT_LIMIT = 8 * 1024 * 1024
+_BLANK_LINES = (b"\n\n", b"\r\r", b"\n\r")  # a line end then an empty line: where an SSE event ends
+
+
+def _sse_event_limit() -> int:
+    try:
+        limit = upstream.max_response_bytes()
+    except AttributeError:  # UpstreamGuard (which declares masker_max_response) not loaded
+        limit = None
+    return min(SSE_EVENT_LIMIT, limit or SSE_EVENT_LIMIT)
 
 
 def _mime(flow: http.HTTPFlow) -> str:
@@ -47,11 +61,16 @@ class StreamRehydration:
     recorder by the ``response`` hook once the stream has ended.
     """
 
-    def __init__(self, flow: http.HTTPFlow, engine: Engine, scope: Scope, encoding: str) -> None:
+    _event_limit = SSE_EVENT_LIMIT  # class defaults: tests build instances without __init__
+    _event_bytes = 0  # decoded bytes since the last event boundary
+    _last_byte = b""
+
+    def __init__(self, flow: http.HTTPFlow, engine: Engine, scope: Scope, encoding: str, event_limit: int = SSE_EVENT_LIMIT) -> None:
         self.flow = flow
         self.events: list[Event] = []
         self.dead = False
-        self._decoder = StreamDecoder(encoding)
+        self._event_limit = event_limit
+        self._decoder = StreamDecoder(encoding)  # no total limit; pieces() bounds each step
 
         def rehydrate(text: str, *, json_escape: bool = False) -> str:
             return engine.rehydrate(text, scope, self.events, json_escape=json_escape)
@@ -62,16 +81,36 @@ class StreamRehydration:
         if self.dead:
             return []
         try:
-            if data:
-                out = self._sse.feed(self._decoder.feed(data))
-            else:  # end of message: flush held-back tails
-                out = self._sse.feed(self._decoder.finish()) + self._sse.finish()
+            parts: list[bytes] = []
+            decoded = 0
+            # decoded piece by piece: a compression bomb never sits in memory whole
+            for piece in self._decoder.pieces(data) if data else self._decoder.finish_pieces():
+                decoded += len(piece)
+                if decoded > FEED_LIMIT:
+                    raise BodyTooLarge(decoded)
+                self._bound_event(piece)
+                if out := self._sse.feed(piece):
+                    parts.append(out)
+            if not data:  # end of message: flush held-back tails
+                parts.append(self._sse.finish())
+            out = b"".join(parts)
         except Exception as e:  # noqa: BLE001 - kill, never pass a corrupted stream on
             self.dead = True
             log.error("masker stream rehydration failed: %s; stream killed", type(e).__name__)
-            self.flow.kill()
+            if self.flow.killable:
+                self.flow.kill()
+            upstream.abort_upstream(self.flow)  # stop reading it now, not at its end
             return []
         return out if out else []  # b"" mid-stream would end a chunked body
+
+    def _bound_event(self, piece: bytes) -> None:
+        """BodyTooLarge once one SSE event (bytes since the last blank line) passes the limit."""
+        seen = self._last_byte + piece
+        end = max(seen.rfind(b) for b in _BLANK_LINES)
+        self._event_bytes = len(seen) - end - 2 if end >= 0 else self._event_bytes + len(piece)
+        self._last_byte = piece[-1:]
+        if self._event_bytes > self._event_limit:
+            raise BodyTooLarge(self._event_bytes)
 
 
 class Rehydration:
@@ -99,7 +138,8 @@ class Rehydration:
             if engine is None:
                 raise RuntimeError("no engine")
             resp = flow.response
-            stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], resp.headers.get("content-encoding", "identity"))
+            encoding = resp.headers.get("content-encoding", "identity")
+            stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], encoding, _sse_event_limit())
             resp.headers.pop("content-length", None)
             resp.headers.pop("content-encoding", None)
             resp.stream = stream
