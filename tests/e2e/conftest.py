@@ -114,6 +114,38 @@ def upstream(upstream_certs) -> Iterator[FakeUpstream]:
     server.stop()
 
 
+# What a sidecar keeps at rest or writes to its log, under its data dir.
+AT_REST = ("**/journal/*.jsonl", "**/checkpoints/*", "**/witness*/**/*", "**/reports/*.json", "**/reports/*.pdf",
+           "**/*.log", "**/*.sqlite", "**/*.sqlite-wal")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_phi_at_rest(tmp_path_factory) -> Iterator[None]:
+    """After the whole e2e run (every sidecar stopped: this fixture is torn down
+    last), every journal, checkpoint, witness copy, report, log and vault file
+    of every sidecar is scanned for every planted value, as written and in its
+    normalized and encoded forms. Vault values are encrypted, so a value found
+    in a vault file is a value stored in clear. Reports only kinds and files."""
+    yield
+    from leak_helpers import kinds_in
+    from pypdf import PdfReader
+
+    base = tmp_path_factory.getbasetemp()
+    found: dict[str, list[str]] = {}
+    for pattern in AT_REST:
+        for path in base.glob(pattern):
+            if not path.is_file():
+                continue
+            if path.suffix == ".pdf":
+                text = "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+            else:
+                text = path.read_bytes().decode("utf-8", "replace")
+            kinds = kinds_in(text)
+            if kinds:
+                found[str(path.relative_to(base))] = kinds
+    assert not found, f"planted values at rest or in logs (file: kinds): {found}"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_records(request) -> None:
     if "upstream" in request.fixturenames:
