@@ -1,17 +1,28 @@
 """The detector: regex -> spoken -> ner, filtered by the policy, merged.
 
 Order of work for one request:
-1. every text goes through the regex and spoken-form passes (cheap, pure Python);
-2. texts not already in the detection cache go to the NER pass in one batch;
-3. NER organisations and places right after a transfer cue ("sent to ...")
+1. every text is read through its normalized view (``masker.detect.encoded.view_of``:
+   NFKC, Unicode digits, confusable letters, invisible characters, HTML and
+   backslash escapes; ASCII text without "&" or "\\" is its own view), and
+   every pass below scans the view; spans come back in original offsets;
+2. every view goes through the regex and spoken-form passes (cheap, pure Python);
+3. views of texts not already in the detection cache go to the NER pass in one batch;
+4. NER organisations and places right after a transfer cue ("sent to ...")
    are trusted more (``masker.detect.facility``);
-4. candidates are filtered by the policy (kind enabled, pass allowed for the
+5. base64 and percent-encoded segments of a view are decoded and scanned by
+   the same passes, with the words around the segment as context (nested
+   segments too, down to ``MAX_DEPTH``); a hit there becomes one span over
+   the whole encoded segment, of the strongest hit's kind;
+6. candidates are filtered by the policy (kind enabled, pass allowed for the
    kind, confidence >= the kind's threshold), dates near a birth cue become
-   DOB, ``merge_spans`` leaves one span per character, and nothing inside a
-   Masker token already in the text is kept.
+   DOB, ``merge_spans`` leaves one span per character, spans are mapped back
+   to the original text (and merged again there when the view is not the
+   text itself), and nothing inside a Masker token already in the text is kept.
 
 Filtering happens before merging so that a weak candidate can never trim a
-confident one.
+confident one. The value a span covers is always taken from the original
+text, so what is tokenized (and normalized by the vault) and what
+propagation looks for elsewhere is the text as written.
 """
 
 from __future__ import annotations
@@ -21,13 +32,16 @@ from typing import Sequence
 import regex
 
 from masker.detect.cache import DetectionCache
+from masker.detect.encoded import Segment, segments, view_of
 from masker.detect.facility import trust_after_movement
 from masker.detect.lexicon import load_word_lists
 from masker.detect.merge import merge_spans
 from masker.detect.ner import NerPass
+from masker.detect.normalize import View
 from masker.detect.regex import RegexPass
 from masker.detect.spans import Span
 from masker.detect.spoken import SpokenPass
+from masker.kinds import SPECIFICITY
 from masker.policy.model import Policy
 from masker.tokens.scheme import TOKEN_RE
 
@@ -35,6 +49,12 @@ _BIRTH_CUE = regex.compile(
     r"\b(?:dob|d\.o\.b|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?)\b[\s:,-]*(?:is|was|on)?[\s:,-]*$",
     regex.IGNORECASE,
 )
+# Encoded segments inside decoded segments are followed this deep
+# (base64 of percent-encoded text is two levels).
+MAX_DEPTH = 3
+# Characters of the view on each side of an encoded segment scanned with its
+# decoded text, for cue words ("SSN: <base64>"); widened to whole words.
+SEGMENT_CONTEXT = 48
 
 
 class Detector:
@@ -67,14 +87,10 @@ class Detector:
             for i, text in enumerate(texts):
                 results[i] = self._cache.get(self.policy.hash, text)
         todo = [i for i, r in enumerate(results) if r is None]
-        ner_spans = self._run_ner([texts[i] for i in todo])
-        for j, i in enumerate(todo):
-            text = texts[i]
-            candidates = self._rule_based(text) + trust_after_movement(text, ner_spans[j])
-            spans = _outside_tokens(text, merge_spans(_promote_dob(text, self._allowed(candidates)), text=text))
+        for i, spans in zip(todo, self._detect([texts[i] for i in todo], ner=True, depth=MAX_DEPTH)):
             results[i] = spans
             if self._cache is not None:
-                self._cache.put(self.policy.hash, text, spans)
+                self._cache.put(self.policy.hash, texts[i], spans)
         return [r if r is not None else [] for r in results]
 
     def rule_based(self, text: str) -> list[Span]:
@@ -86,10 +102,89 @@ class Detector:
         namespace = self.policy.hash + ":rule_based"
         if self._cache is not None and (cached := self._cache.get(namespace, text)) is not None:
             return cached
-        spans = _outside_tokens(text, merge_spans(_promote_dob(text, self._allowed(self._rule_based(text))), text=text))
+        spans = self._detect([text], ner=False, depth=MAX_DEPTH)[0]
         if self._cache is not None:
             self._cache.put(namespace, text, spans)
         return spans
+
+    def _detect(
+        self,
+        texts: Sequence[str],
+        *,
+        ner: bool,
+        depth: int,
+        regions: Sequence[tuple[int, int]] | None = None,
+    ) -> list[list[Span]]:
+        """Final spans (original offsets) of each text; see the module docstring.
+
+        ``regions`` (one per text) limits the encoded segments followed to
+        those overlapping the region: a decoded segment is scanned with its
+        context, and segments in the context are the caller's to follow.
+        """
+        if not texts:
+            return []
+        views = [view_of(t) for t in texts]
+        ner_spans = self._run_ner([v.text for v in views]) if ner else None
+        decoded = self._decoded(views, ner=ner, depth=depth, regions=regions)
+        out: list[list[Span]] = []
+        for j, (text, view) in enumerate(zip(texts, views)):
+            seen = view.text
+            candidates = self._rule_based(seen)
+            if ner_spans is not None:
+                candidates += trust_after_movement(seen, ner_spans[j])
+            candidates += decoded[j]
+            spans = merge_spans(_promote_dob(seen, self._allowed(candidates)), text=seen)
+            if not view.identity:
+                # view characters from one original chunk ("ﬁ" -> "fi") may map to one range
+                spans = merge_spans(view.source_spans(spans), text=text)
+            out.append(_outside_tokens(text, spans))
+        return out
+
+    def _decoded(
+        self,
+        views: Sequence[View],
+        *,
+        ner: bool,
+        depth: int,
+        regions: Sequence[tuple[int, int]] | None,
+    ) -> list[list[Span]]:
+        """Per view, one span (view offsets) for each encoded segment whose decoded text holds a hit."""
+        extra: list[list[Span]] = [[] for _ in views]
+        if depth <= 0:
+            return extra
+        # view, segment, context start, prefix length, decoded range, suffix start in the spliced text
+        jobs: list[tuple[int, Segment, int, int, int, int, int]] = []
+        spliced: list[str] = []
+        for j, view in enumerate(views):
+            seen = view.text
+            found = segments(seen)
+            if regions is not None and found:
+                lo, hi = regions[j]
+                found = [g for g in found if _overlaps(view.source_span(g.start, g.end), lo, hi)]
+            for seg in found:
+                a, b = _context(seen, seg.start, seg.end)
+                prefix, suffix = seen[a : seg.start], seen[seg.end : b]
+                # a space keeps the decoded text a unit of its own ("q=<base64>" is not one word)
+                before = " " if prefix and not prefix[-1].isspace() else ""
+                after = " " if suffix and not suffix[0].isspace() else ""
+                p = len(prefix) + len(before)
+                q = p + len(seg.decoded)
+                spliced.append(prefix + before + seg.decoded + after + suffix)
+                jobs.append((j, seg, a, len(prefix), p, q, q + len(after)))
+        if not jobs:
+            return extra
+        results = self._detect(spliced, ner=ner, depth=depth - 1, regions=[(p, q) for _, _, _, _, p, q, _ in jobs])
+        for (j, seg, a, n, p, q, r), hits in zip(jobs, results):
+            inside = [h for h in hits if h.start < q and p < h.end]
+            if not inside:
+                continue
+            best = min(inside, key=lambda h: (-SPECIFICITY.get(h.kind, 0), -h.confidence))
+            # the whole segment, and what a hit reaching into its context covers there
+            start = min([seg.start] + [a + h.start for h in inside if h.start < n])
+            end = max([seg.end] + [seg.end + h.end - r for h in inside if h.end > r])
+            extra[j].append(Span(start, end, best.kind, best.pass_name, f"{seg.encoding}:{best.detector}",
+                                 best.confidence))
+        return extra
 
     def _rule_based(self, text: str) -> list[Span]:
         spans: list[Span] = []
@@ -118,6 +213,23 @@ class Detector:
                 continue
             kept.append(span)
         return kept
+
+
+def _overlaps(span: tuple[int, int], lo: int, hi: int) -> bool:
+    return span[0] < hi and lo < span[1]
+
+
+def _context(text: str, start: int, end: int) -> tuple[int, int]:
+    """Up to ``SEGMENT_CONTEXT`` characters each side of ``text[start:end]``, cut to whole words."""
+    a = max(0, start - SEGMENT_CONTEXT)
+    if a > 0 and not text[a - 1].isspace():
+        while a < start and not text[a].isspace():
+            a += 1
+    b = min(len(text), end + SEGMENT_CONTEXT)
+    if b < len(text) and not text[b].isspace():
+        while b > end and not text[b - 1].isspace():
+            b -= 1
+    return a, b
 
 
 def _outside_tokens(text: str, spans: list[Span]) -> list[Span]:
