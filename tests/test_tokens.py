@@ -284,3 +284,14 @@ def test_synthetic_events_do_not_record_the_surrogate(keyring):
     assert not any(v in out for v in VALUES) and not TOKEN_RE.search(out)
     assert [e.token for e in events if e.kind == REDACTION_APPLIED] == [
         "[SYNTHETIC:NAME]", "[SYNTHETIC:PHONE]", "[SYNTHETIC:SSN]"]
+
+
+def test_digits_of_any_script_and_invisible_characters_give_one_token_form() -> None:
+    from masker.tokens.normalize import normalize
+
+    plain = normalize("PHONE", "415-555-0142")
+    assert normalize("PHONE", "٤١٥-٥٥٥-٠١٤٢") == plain  # Arabic-Indic digits
+    assert normalize("PHONE", "４１５-５５５-０１４２") == plain  # fullwidth
+    assert normalize("SSN", "123-45\u200b-6789") == normalize("SSN", "123-45-6789")  # zero-width space
+    assert normalize("NAME", "Ma\u00adria Lopez") == normalize("NAME", "maria lopez")  # soft hyphen
+    assert normalize("PHONE", "415-555-0142") != normalize("PHONE", "415-555-0143")

@@ -33,9 +33,20 @@ _NOT_ALNUM = regex.compile(r"[^\p{L}\p{N}]+")
 _SPACES = regex.compile(r"\s+")
 
 
+def _plain(value: str) -> str:
+    """NFKC, every Unicode decimal digit as ASCII ("٤١٥" is 415), invisible
+    format characters (zero-width space, soft hyphen, bidi marks) dropped: the
+    forms the detector's normalized view reads as the same value."""
+    text = unicodedata.normalize("NFKC", value)
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c
+                   for c in text if unicodedata.category(c) != "Cf")
+
+
 def normalize(kind: str, value: str) -> str:
     """Canonical form of ``value`` for ``kind`` (the HMAC input, never stored)."""
-    text = unicodedata.normalize("NFKC", value)
+    text = _plain(value)
     if kind in NUMERIC_KINDS and _NUMERIC_SHAPE.fullmatch(text):
         digits = _NOT_DIGIT.sub("", text)
         if kind in _PHONE_KINDS and len(digits) == 11 and digits[0] == "1":
