@@ -17,23 +17,18 @@ mitmproxy's HTML page, a hung connection or a crashed connection handler.
   would go upstream unscanned).
 
 mitmproxy 12 has no hook that chooses the client's answer to an upstream
-failure (``flow.response`` set in the ``error`` hook is ignored, see
-mitmproxy PR #7999), and its HTTP/1 reader raises on trailers, crashing the
-connection handler and leaving the client hanging. So ``install_wire_patches``
-(run once in ``load``) changes three places of ``mitmproxy.proxy.layers.http``:
-
-1. ``HttpStream.handle_event``: a ``ResponseProtocolError`` that would make
-   mitmproxy write its HTML error page to a client that has no response yet
-   is preceded by a complete JSON error response (headers, body, end of
-   message; the error then only closes the connection). HTTP/1, 2 and 3.
-2. ``_http1.make_error_response``: the few HTML errors the HTTP/1 layer
-   writes itself (an unparsable request head) are JSON too.
-3. ``Http1Connection.read_body``: chunked trailers become a
-   ``RequestTrailers`` event (the request hooks see them and Masker refuses
-   the request) or, on responses, are dropped (HTTP lets a proxy drop them).
-
-The patches are checked against what they wrap when installed; a mitmproxy
-whose internals moved makes ``load`` fail loudly instead of failing open.
+failure (mitmproxy PR #7999), no hook before the HTTP/1 layer answers an
+unparsable request head itself, and its HTTP/1 reader crashes on trailers.
+``install_wire_patches`` (run once in ``load``) has
+``masker.proxy.mitm_internals`` patch mitmproxy's HTTP layer with this
+module's policy: ``_answer_failure`` (which code, status and message the
+client gets in place of mitmproxy's HTML error page; HTTP/1, 2 and 3) and
+``_error_page`` (the few errors the HTTP/1 layer writes itself); request
+trailers then reach the ``request`` hook, which refuses them. Closing an
+upstream connection (``abort_upstream``) and its idle clock go through
+``mitm_internals`` too: that module is the only one touching mitmproxy
+internals, and lists them. A mitmproxy whose internals moved makes ``load``
+record the error and ``configure`` refuse to start instead of failing open.
 """
 
 from __future__ import annotations
@@ -42,18 +37,11 @@ import asyncio
 import logging
 import time
 import weakref
-from typing import Callable, Iterator
 
-import h11
 from mitmproxy import ctx, exceptions, http
-from mitmproxy.connection import Server
-from mitmproxy.net.http import http1
-from mitmproxy.proxy import layer as mlayer
-from mitmproxy.proxy.layers import http as mhttp
-from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.utils import human
 
-from masker.proxy import errors
+from masker.proxy import errors, mitm_internals
 
 log = logging.getLogger("masker.proxy")
 
@@ -92,22 +80,28 @@ def max_response_bytes() -> int | None:
     return value if value and value > 0 else None
 
 
-# -- wire patches ---------------------------------------------------------
+# -- the policy of the wire patches (mitm_internals.install_wire_patches) --
 
-def _classify(stream: mhttp.HttpStream, event: mhttp.ResponseProtocolError) -> str:
-    flow = getattr(stream, "flow", None)
+# mitmproxy's ErrorCode (by name) -> Masker's code; any other code with an error page: upstream_unavailable
+ERROR_CODES = {
+    "RESPONSE_TOO_LARGE": "upstream_too_large",
+    "REQUEST_TOO_LARGE": "body_too_large",
+    "GENERIC_CLIENT_ERROR": "bad_request",
+    "REQUEST_VALIDATION_FAILED": "bad_request",
+    "DESTINATION_UNKNOWN": "bad_request",
+    "CONNECT_FAILED": "upstream_unavailable",
+    "GENERIC_SERVER_ERROR": "upstream_unavailable",
+    "RESPONSE_VALIDATION_FAILED": "upstream_unavailable",
+}
+# the status codes the HTTP/1 layer answers itself -> Masker's code
+PAGE_CODES = {400: "bad_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}
+
+
+def _classify(flow: http.HTTPFlow | None, error_code: str) -> str:
     chosen = flow.metadata.get(ERROR_KEY) if flow is not None else None
     if chosen in MESSAGES:
         return chosen
-    code = event.code
-    E = mhttp.ErrorCode
-    if code == E.RESPONSE_TOO_LARGE:
-        return "upstream_too_large"
-    if code == E.REQUEST_TOO_LARGE:
-        return "body_too_large"
-    if code in (E.GENERIC_CLIENT_ERROR, E.REQUEST_VALIDATION_FAILED, E.DESTINATION_UNKNOWN):
-        return "bad_request"
-    return "upstream_unavailable"  # CONNECT_FAILED, GENERIC_SERVER_ERROR, RESPONSE_VALIDATION_FAILED
+    return ERROR_CODES.get(error_code, "upstream_unavailable")
 
 
 def _reason(message: str) -> str:
@@ -125,34 +119,19 @@ def _reason(message: str) -> str:
     return ""
 
 
-def _json_answer(stream: mhttp.HttpStream, command: mhttp.SendHttp) -> list | None:
-    """Commands that answer the client with a JSON error in place of mitmproxy's HTML page."""
-    event = command.event
-    if event.code.http_status_code() is None or getattr(stream, "_masker_answered", False):
-        return None  # a kill or disconnect (no page), or the client has its response already
-    code = _classify(stream, event)
+def _answer_failure(failure: mitm_internals.UpstreamFailure) -> http.Response:
+    """The JSON error the client gets in place of mitmproxy's HTML page."""
+    code = _classify(failure.flow, failure.error_code)
     message = MESSAGES[code]
-    if code == "upstream_unavailable" and (reason := _reason(event.message)):
+    if code == "upstream_unavailable" and (reason := _reason(failure.message)):
         message = f"{message} ({reason})"
     if code == "upstream_too_large" and (limit := _limit_or_none()):
         message = f"{message} ({limit} bytes)"
     resp = errors.error_response(STATUS[code], code, message)
-    alpn = stream.context.client.alpn
-    if not alpn or alpn.startswith(b"http/1"):
-        resp.headers["connection"] = "close"
-    flow = getattr(stream, "flow", None)
-    head = flow is not None and flow.request is not None and flow.request.method.upper() == "HEAD"
-    if flow is not None:
-        flow.metadata[ANSWERED_KEY] = code
+    if failure.flow is not None:
+        failure.flow.metadata[ANSWERED_KEY] = code
     log.warning("masker answered %s (%d) in place of mitmproxy's error page", code, STATUS[code])
-    stream._masker_answered = True
-    client = command.connection
-    out = [mhttp.SendHttp(mhttp.ResponseHeaders(event.stream_id, resp, end_stream=False), client)]
-    if not head:
-        out.append(mhttp.SendHttp(mhttp.ResponseData(event.stream_id, resp.raw_content or b""), client))
-    out.append(mhttp.SendHttp(mhttp.ResponseEndOfMessage(event.stream_id), client))
-    out.append(command)  # closes the connection (HTTP/1) or resets what is left of the stream
-    return out
+    return resp
 
 
 def _limit_or_none() -> int | None:
@@ -162,104 +141,22 @@ def _limit_or_none() -> int | None:
         return None
 
 
-def _stream_handle_event(self: mhttp.HttpStream, event) -> Iterator:
-    for command in _ORIGINAL["stream"](self, event):
-        if isinstance(command, mhttp.SendHttp) and command.connection is self.context.client:
-            if isinstance(command.event, mhttp.ResponseHeaders) and command.event.response.status_code >= 200:
-                self._masker_answered = True
-            elif isinstance(command.event, mhttp.ResponseProtocolError):
-                try:
-                    answer = _json_answer(self, command)
-                except Exception as e:  # noqa: BLE001 - mitmproxy's own page is the fallback
-                    log.error("masker could not write its JSON error: %s", type(e).__name__)
-                    answer = None
-                if answer:
-                    yield from answer
-                    continue
-        yield command
-
-
-def _json_error_bytes(status_code: int, message: str = "") -> bytes:
-    """Replaces ``_http1.make_error_response``: ``message`` is dropped (it can quote request bytes)."""
-    code = {400: "bad_request", 413: "body_too_large", 502: "upstream_unavailable", 504: "upstream_timeout"}.get(status_code)
+def _error_page(status_code: int) -> http.Response:
+    """The JSON error for one the HTTP/1 layer writes itself; mitmproxy's message is never used (it can quote request bytes)."""
+    code = PAGE_CODES.get(status_code)
     if code is None:
-        resp = errors.error_response(status_code, "proxy_error", "the proxy could not handle the request")
-    else:
-        resp = errors.error_response(status_code, code, MESSAGES[code])
-    resp.headers["connection"] = "close"
-    return http1.assemble_response(resp)
-
-
-class _TrailerCatcher:
-    """Wraps h11's ChunkedReader: trailers are kept aside instead of ending the message with them."""
-
-    def __init__(self, reader) -> None:
-        self._reader = reader
-        self.trailers: list[tuple[bytes, bytes]] | None = None
-
-    def __call__(self, buf):
-        event = self._reader(buf)
-        if isinstance(event, h11.EndOfMessage) and event.headers:
-            self.trailers = [(bytes(k), bytes(v)) for k, v in event.headers]
-            return h11.EndOfMessage()
-        return event
-
-    def read_eof(self):
-        return self._reader.read_eof()
-
-
-def _read_body(self: _http1.Http1Connection, event) -> Iterator:
-    reader = self.body_reader
-    if isinstance(reader, _http1.ChunkedReader):
-        reader = self.body_reader = _TrailerCatcher(reader)
-    for command in _ORIGINAL["read_body"](self, event):
-        if (
-            isinstance(reader, _TrailerCatcher)
-            and reader.trailers
-            and isinstance(command, mhttp.ReceiveHttp)
-            and isinstance(command.event, (mhttp.RequestEndOfMessage, mhttp.ResponseEndOfMessage))
-        ):
-            trailers, reader.trailers = reader.trailers, None
-            if isinstance(command.event, mhttp.RequestEndOfMessage):
-                yield mhttp.ReceiveHttp(mhttp.RequestTrailers(command.event.stream_id, http.Headers(trailers)))
-            else:
-                log.info("masker dropped %d response trailer field(s)", len(trailers))
-        yield command
-
-
-_ORIGINAL: dict[str, Callable] = {}
+        return errors.error_response(status_code, "proxy_error", "the proxy could not handle the request")
+    return errors.error_response(status_code, code, MESSAGES[code])
 
 
 def install_wire_patches() -> None:
-    """Install the three patches (idempotent). Raises RuntimeError if mitmproxy's internals moved."""
-    if getattr(mhttp.HttpStream.handle_event, "_masker_patch", False):
-        return  # installed (maybe by an earlier import of this module)
-    stream_he = mhttp.HttpStream.handle_event
-    read_body = _http1.Http1Connection.read_body
-    checks = {
-        "HttpStream.handle_event is Layer.handle_event": stream_he is mlayer.Layer.handle_event,
-        "_http1.make_error_response": callable(getattr(_http1, "make_error_response", None)),
-        "Http1Connection.read_body": callable(read_body) and hasattr(_http1, "ChunkedReader"),
-        "HTTP events": all(hasattr(mhttp, n) for n in ("SendHttp", "ReceiveHttp", "ResponseProtocolError", "RequestTrailers", "ErrorCode")),
-    }
-    if not all(checks.values()):
-        raise RuntimeError(f"mitmproxy internals changed, Masker cannot guard them: {[k for k, v in checks.items() if not v]}")
-    _ORIGINAL.update(stream=stream_he, read_body=read_body, make_error_response=_http1.make_error_response)
-    for patch in (_stream_handle_event, _read_body, _json_error_bytes):
-        patch._masker_patch = True  # type: ignore[attr-defined]
-    mhttp.HttpStream.handle_event = _stream_handle_event
-    _http1.Http1Connection.read_body = _read_body
-    _http1.make_error_response = _json_error_bytes
+    """Install the wire patches with this module's policy (idempotent). Raises RuntimeError if mitmproxy's internals moved."""
+    mitm_internals.install_wire_patches(_answer_failure, _error_page, ERROR_CODES)
 
 
 def uninstall_wire_patches() -> None:
     """Undo ``install_wire_patches`` (tests)."""
-    if not _ORIGINAL or mhttp.HttpStream.handle_event is not _stream_handle_event:
-        return
-    mhttp.HttpStream.handle_event = _ORIGINAL["stream"]
-    _http1.Http1Connection.read_body = _ORIGINAL["read_body"]
-    _http1.make_error_response = _ORIGINAL["make_error_response"]
-    _ORIGINAL.clear()
+    mitm_internals.uninstall_wire_patches()
 
 
 # -- closing a hung or oversized upstream ---------------------------------
@@ -278,36 +175,16 @@ def abort_upstream(flow: http.HTTPFlow, code: str | None = None) -> bool:
     handler = _handler(flow)
     if handler is None:
         return False
-    closed = False
-    try:
-        for conn, io in list(handler.transports.items()):
-            if conn is flow.client_conn or io.handler is None:
-                continue
-            if conn is flow.server_conn or _still_connecting(conn, io):
-                handler.close_connection(conn)  # marks it closed, cancels its reader: the layers see it close
-                closed = True
-    except Exception as e:  # noqa: BLE001 - internals moved: the caller falls back to flow.kill()
-        log.error("masker could not close an upstream connection: %s", type(e).__name__)
-    return closed
+    return mitm_internals.close_upstream_connections(handler, flow)
 
 
 def _handler(flow: http.HTTPFlow):
-    try:
-        server = ctx.master.addons.get("proxyserver")
-        return server.connections.get(flow.client_conn.id) if server is not None else None
-    except Exception:  # noqa: BLE001 - no master (unit tests)
-        return None
-
-
-def _still_connecting(conn, io) -> bool:
-    return isinstance(conn, Server) and (io.reader is None or (conn.tls and not conn.tls_established))
+    return mitm_internals.connection_handler(flow)
 
 
 def _last_activity(flow: http.HTTPFlow) -> float | None:
     """Wall time of the last event on this client's connection handler (data either way, hooks)."""
-    handler = _handler(flow)
-    watchdog = getattr(handler, "timeout_watchdog", None)
-    return getattr(watchdog, "last_activity", None)
+    return mitm_internals.last_activity(_handler(flow))
 
 
 class UpstreamGuard:
