@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from test_providers_fakes import M_BODY_TOKEN, UNKNOWN_TOKEN, VALUES, fake_rehydrate
 
 from masker.providers.router import stream_rehydrator
+from masker.stream.guard import rehydrate_text_end
 from masker.stream.rehydrate import PendingTails
 from masker.tokens.scheme import TOKEN_RE, pending_token_start
 
@@ -122,8 +123,14 @@ def sse(events: list[tuple[str | None, str]], eol: str) -> bytes:
     return out.encode()
 
 
+def expected(text: str) -> str:
+    """What a client gets for a whole streamed text: tokens restored, one cut off at the end redacted."""
+    return rehydrate_text_end(text, fake_rehydrate)
+
+
 def run(path: str, data: bytes, cuts: list[int]) -> bytes:
     rehydrator = stream_rehydrator(path, fake_rehydrate)
+    rehydrator.rehydrate = fake_rehydrate
     out = b""
     prev = 0
     for cut in sorted({c % (len(data) + 1) for c in cuts}) + [len(data)]:
@@ -275,7 +282,7 @@ def test_chat_any_split_same_rehydrated_text(text: str, dcuts, acuts, bcuts, eol
     out = run("/v1/chat/completions", data, bcuts)
     assert_no_token(out)
     content, got_args = chat_result(client_events(out))
-    assert content == fake_rehydrate(text)
+    assert content == expected(text)
     assert got_args == fake_rehydrate(args, json_escape=True)
     assert json.loads(got_args) == {"patient": fake_rehydrate(text)}
     assert out == run("/v1/chat/completions", data, [])  # byte-identical under any chunking
@@ -287,7 +294,7 @@ def test_responses_any_split_same_rehydrated_text(text: str, dcuts, bcuts, eol: 
     data = sse(responses_stream(split(text, dcuts), text), eol)
     out = run("/v1/responses", data, bcuts)
     assert_no_token(out)
-    assert responses_result(client_events(out)) == fake_rehydrate(text)
+    assert responses_result(client_events(out)) == expected(text)
     assert out == run("/v1/responses", data, [])
 
 
@@ -299,7 +306,7 @@ def test_anthropic_any_split_same_rehydrated_text(text: str, dcuts, acuts, bcuts
     out = run("/v1/messages", data, bcuts)
     assert_no_token(out)
     got_text, got_args = anthropic_result(client_events(out))
-    assert got_text == fake_rehydrate(text)
+    assert got_text == expected(text)
     assert json.loads(got_args) == {"patient": fake_rehydrate(text)}
     assert out == run("/v1/messages", data, [])
 
@@ -326,8 +333,13 @@ def test_flush_before_done_and_at_end_of_body_without_done() -> None:
 
 
 def test_unknown_and_non_json_events_pass_through() -> None:
-    data = b"event: weird\ndata: not json " + NAME.encode() + b"\n\nid: 9\ndata: {\"x\": 1}\n\n"
+    data = b"event: weird\ndata: not json\n\nid: 9\ndata: {\"x\": 1}\n\n"
     assert run("/v1/chat/completions", data, []) == data
+
+
+def test_tokens_in_non_json_events_are_restored_by_the_byte_guard() -> None:
+    data = b"event: weird\ndata: not json " + NAME.encode() + b"\n\nid: 9\ndata: {\"x\": 1}\n\n"
+    assert run("/v1/chat/completions", data, []) == data.replace(NAME.encode(), b"Alice Smith")
 
 
 def test_error_event_tokens_are_rehydrated() -> None:

@@ -14,6 +14,7 @@ import re
 from typing import Any, Callable, Protocol
 
 from masker.engine import MaskingError, TextField
+from masker.stream.guard import might_hold_token, rehydrate_text_end
 
 MaskFn = Callable[[list[TextField]], list[str]]
 
@@ -22,7 +23,8 @@ class RehydrateFn(Protocol):
     def __call__(self, text: str, *, json_escape: bool = False) -> str: ...
 
 
-# Keys whose values are opaque blobs: never rehydrated (saves scanning base64).
+# Keys whose string values are opaque blobs (base64): not rehydrated unless they
+# hold a scheme mark (saves scanning base64; the byte guard covers them anyway).
 OPAQUE_KEYS = frozenset(
     {"signature", "encrypted_content", "audio", "b64_json", "partial_image_b64", "embedding"}
 )
@@ -165,40 +167,56 @@ def rehydrate_json_text(raw: str, rehydrate: RehydrateFn) -> str:
 
     Restored values are JSON-escaped when the text is JSON or looks like the
     start of JSON (arguments cut off by a token limit), as the streamed
-    deltas of the same arguments are; other text is restored as is.
+    deltas of the same arguments are; other text is restored as is. A token
+    cut off at the end of the text is redacted (as a stream's last tail is).
     """
     if raw.lstrip().startswith(("{", "[")):
-        return rehydrate(raw, json_escape=True)
+        return rehydrate_text_end(raw, rehydrate, json_escape=True)
     try:
         json.loads(raw)
     except ValueError:
-        return rehydrate(raw)
-    return rehydrate(raw, json_escape=True)
+        return rehydrate_text_end(raw, rehydrate)
+    return rehydrate_text_end(raw, rehydrate, json_escape=True)
 
 
 def rehydrate_leaves(value: Any, rehydrate: RehydrateFn) -> tuple[Any, bool]:
-    """(value with every string leaf rehydrated, whether anything changed).
+    """(value with every string leaf and object key rehydrated, whether anything changed).
 
     Returns the very same object when nothing changed; otherwise a rewritten
     copy of the changed containers. Strings under ``arguments`` are JSON text
-    and are restored with JSON escaping; opaque blobs are skipped.
+    and are restored with JSON escaping. Strings under ``OPAQUE_KEYS`` (base64
+    blobs) are only looked at when they hold a scheme mark (``MSKV1.`` /
+    ``MSK1.``: base64 has no dot, so a genuine blob never does), lists under
+    them (embeddings) are skipped (the byte guard sees any literal token in
+    them), objects under them (a message's ``audio``) are walked like any
+    other. A token cut off at the end
+    of a string is redacted. A key that holds a token is restored too; if two
+    keys of one object then read the same, the later ones get ``#2``, ``#3``..
+    so no value is lost.
     """
     if isinstance(value, str):
-        out = rehydrate(value)
+        out = rehydrate_text_end(value, rehydrate)
         return out, out != value
     if isinstance(value, dict):
         changed = False
         new: dict[str, Any] = {}
         for k, v in value.items():
-            if k in OPAQUE_KEYS:
-                new[k] = v
-                continue
-            if k in JSON_TEXT_KEYS and isinstance(v, str):
-                nv: Any = rehydrate_json_text(v, rehydrate)
+            nk = rehydrate_text_end(k, rehydrate) if isinstance(k, str) and "MSK" in k else k
+            if k in OPAQUE_KEYS and not isinstance(v, dict):
+                # a blob (base64 str) or an embedding (a list of numbers): looked at
+                # only when a string holds a mark; the byte guard sees the rest
+                nv: Any = rehydrate_text_end(v, rehydrate) if isinstance(v, str) and might_hold_token(v) else v
+                c = nv is not v and nv != v
+            elif k in JSON_TEXT_KEYS and isinstance(v, str):
+                nv = rehydrate_json_text(v, rehydrate)
                 c = nv != v
             else:
                 nv, c = rehydrate_leaves(v, rehydrate)
-            new[k] = nv
+            if nk != k:
+                c = True
+                if nk in new or nk in value:
+                    nk = _free_key(nk, new, value)
+            new[nk] = nv
             changed = changed or c
         return (new, True) if changed else (value, False)
     if isinstance(value, list):
@@ -207,3 +225,10 @@ def rehydrate_leaves(value: Any, rehydrate: RehydrateFn) -> tuple[Any, bool]:
             return [v for v, _ in pairs], True
         return value, False
     return value, False
+
+
+def _free_key(key: str, *taken: dict[str, Any]) -> str:
+    n = 2
+    while any(f"{key}#{n}" in t for t in taken):
+        n += 1
+    return f"{key}#{n}"

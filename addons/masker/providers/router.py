@@ -99,4 +99,4 @@ class _AnyStream:
 
 def stream_rehydrator(path: str, rehydrate: RehydrateFn) -> SseRehydrator:
     """A rehydrator for one SSE response body (``path`` is accepted for symmetry)."""
-    return SseRehydrator(_AnyStream(rehydrate))
+    return SseRehydrator(_AnyStream(rehydrate), rehydrate)

@@ -1,7 +1,22 @@
 """Restores the caller's tokens in LLM responses (buffered and SSE-streamed).
 
-Buffered JSON goes through the provider router; SSE is streamed through the
-router's ``SseRehydrator`` (parsed events, pending token tails held back).
+Every byte a client gets from an intercepted host is covered, whatever its
+shape: the parsed paths are the fast path, the byte guard
+(``masker.stream.guard``) the fallback and the final pass.
+
+* Buffered JSON (a JSON type, or no / text/plain / octet-stream type with a
+  body that parses as JSON) goes through the provider router (every leaf
+  and key); ND-JSON line by line; SSE that was not streamed through the
+  SSE rehydrator. What that produced, and every other body (text, HTML/XML,
+  no type, binary: a token is ASCII, so it is found in any bytes), then
+  goes through the byte guard, which restores or redacts every token still
+  there (JSON-escaped inside JSON text, HTML-escaped in markup).
+* SSE is streamed through the router's ``SseRehydrator`` (parsed events,
+  pending token tails held back), which guards every byte it sends.
+* Header values and the reason phrase (and, buffered, trailers) are guarded
+  too; a header whose name holds a token is dropped.
+
+A token cut off at the end of a body or stream is redacted, never sent.
 Tokens outside the caller's scope come back redacted (the engine decides).
 Errors: a buffered response becomes a 502 JSON error; a broken stream is
 killed, never passed on corrupted.
@@ -27,17 +42,20 @@ from masker.proxy.masking import MASKED_KEY, api_path, is_json_type
 from masker.proxy.options import detect_timeout, max_body_bytes
 from masker.proxy.recorder import AuditRecorder
 from masker.scope import Scope
+from masker.stream import guard
 
 log = logging.getLogger("masker.proxy")
 
 RESPONSE_LIMIT_FACTOR = 8  # decoded responses may be this many times masker_max_body
-TOKEN_MARK = b"MSK"  # every Masker token (MSKV1..., MSK1...) starts with it
 # A streamed (SSE) response is not limited in total, but one event may take at
 # most this many decoded bytes (and never more than masker_max_response), and
 # one upstream chunk may decode to at most FEED_LIMIT: past either the stream
 # is killed, never cut short silently.
 SSE_EVENT_LIMIT = 8 * 1024 * 1024
 _BLANK_LINES = (b"\n\n", b"\r\r", b"\n\r")  # a line end then an empty line: where an SSE event ends
+# Types whose body may be JSON without saying so: parsed when they look like it.
+_SNIFFED = ("", "text/plain", "application/octet-stream")
+_NDJSON = ("ndjson", "jsonl", "json-seq")
 
 
 def _sse_event_limit() -> int:
@@ -75,6 +93,7 @@ class StreamRehydration:
         def rehydrate(text: str, *, json_escape: bool = False) -> str:
             return engine.rehydrate(text, scope, self.events, json_escape=json_escape)
 
+        self.rehydrate = rehydrate
         self._sse = router.stream_rehydrator(api_path(flow), rehydrate)
 
     def __call__(self, data: bytes) -> bytes | list[bytes]:
@@ -140,6 +159,7 @@ class Rehydration:
             resp = flow.response
             encoding = resp.headers.get("content-encoding", "identity")
             stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], encoding, _sse_event_limit())
+            guard_head(resp, stream.rehydrate)
             resp.headers.pop("content-length", None)
             resp.headers.pop("content-encoding", None)
             resp.stream = stream
@@ -179,41 +199,126 @@ class Rehydration:
         recorder.release(flow.id, list(events))
 
     async def _rehydrate_buffered(self, flow: http.HTTPFlow, events: list[Event]) -> None:
-        """Rehydrate a whole response body; its rehydration events are added to ``events``."""
+        """Rehydrate a whole response (body, head, trailers); its rehydration events are added to ``events``."""
         resp = flow.response
         assert resp is not None
         raw = resp.raw_content
         mime = _mime(flow)
-        jsonish = is_json_type(mime) or mime.endswith("ndjson")
-        if not raw or not (jsonish or mime.startswith("text/")):
-            return  # empty or binary (audio, files): nothing token-shaped to restore
+        encoding = resp.headers.get("content-encoding")
+        plain = encoding in (None, "identity")
+        head = _head_may_hold_token(resp)
+        if not head and (not raw or (plain and not _body_may_hold_token(raw, mime))):
+            return  # nothing token-shaped, not even \u-escaped: passed on byte for byte, no thread hop
         engine = self._engine()
         if engine is None:
             raise RuntimeError("no engine")
-        encoding = resp.headers.get("content-encoding")
-        if encoding in (None, "identity") and TOKEN_MARK not in raw and b"\\u" not in raw:
-            return  # no token, not even \u-escaped: passed on byte for byte, no thread hop
         scope: Scope = flow.metadata[SCOPE_KEY]
         limit = (max_body_bytes() or 0) * RESPONSE_LIMIT_FACTOR
         path = api_path(flow)
 
-        def work() -> str:
-            text = decode_bounded(raw, encoding, limit).decode("utf-8")
+        def rehydrate(t: str, *, json_escape: bool = False) -> str:
+            return engine.rehydrate(t, scope, events, json_escape=json_escape)
 
-            def rehydrate(t: str, *, json_escape: bool = False) -> str:
-                return engine.rehydrate(t, scope, events, json_escape=json_escape)
+        if head:
+            guard_head(resp, rehydrate)
+        if not raw:
+            return
 
-            if is_json_type(mime):
-                try:
-                    doc = json.loads(text)
-                except ValueError:
-                    out = rehydrate(text, json_escape=True)
-                else:
-                    out = json.dumps(router.rehydrate_response(path, doc, rehydrate), ensure_ascii=False)
-            else:
-                out = rehydrate(text, json_escape=jsonish)
-            return out
+        def work() -> bytes | None:
+            data = decode_bounded(raw, encoding, limit)
+            out = rehydrate_body(data, mime, path, rehydrate)
+            return None if out is data else out
 
         out = await asyncio.wait_for(asyncio.to_thread(work), timeout=detect_timeout())
+        if out is None:
+            return  # unchanged: passed on byte for byte, its encoding kept
         resp.headers.pop("content-encoding", None)
-        resp.content = out.encode("utf-8")
+        resp.content = out
+
+
+def _body_may_hold_token(raw: bytes, mime: str) -> bool:
+    """Whether an uncompressed body could hold a token (literal, or \\u-escaped in JSON)."""
+    if guard.might_hold_token(raw):
+        return True
+    return _may_be_json(mime) and guard.ESCAPED_MARK_RE.search(raw) is not None
+
+
+def _may_be_json(mime: str) -> bool:
+    return is_json_type(mime) or mime.endswith(_NDJSON) or mime in _SNIFFED or mime == "text/event-stream"
+
+
+def _mode(mime: str) -> str:
+    """How the byte guard writes a restored value into a body of this type."""
+    if is_json_type(mime) or mime.endswith(_NDJSON):
+        return guard.JSON
+    if mime in ("text/html", "application/xhtml+xml") or mime.endswith(("/xml", "+xml")):
+        return guard.MARKUP
+    return guard.RAW
+
+
+def rehydrate_body(data: bytes, mime: str, path: str, rehydrate) -> bytes:
+    """A whole (decoded) response body with every token restored or redacted.
+
+    Returns ``data`` itself when nothing changed. The parsed path first
+    (JSON, ND-JSON, SSE), then the byte guard over what it produced; bodies
+    that do not parse go through the byte guard alone.
+    """
+    if mime == "text/event-stream":
+        sse = router.stream_rehydrator(path, rehydrate)
+        out = sse.feed(data) + sse.finish()
+        return data if out == data else out
+    mode = _mode(mime)
+    if mime.endswith(_NDJSON):
+        lines = data.splitlines(keepends=True)
+        new = [_rehydrate_json_doc(line, path, rehydrate, at_end=i == len(lines) - 1)
+               for i, line in enumerate(lines)]
+        return data if all(a is b for a, b in zip(new, lines)) else b"".join(new)
+    if mode == guard.JSON or (mime in _SNIFFED and data.lstrip()[:1] in (b"{", b"[", b"\"")):
+        return _rehydrate_json_doc(data, path, rehydrate, at_end=True, fallback=mode)
+    return guard.guard_bytes(data, rehydrate, mode, at_end=True)
+
+
+def _rehydrate_json_doc(data: bytes, path: str, rehydrate, *, at_end: bool, fallback: str = guard.JSON) -> bytes:
+    """One JSON document: parsed and rehydrated leaf by leaf (keys too), then
+    guarded; one that does not parse (cut off, invalid UTF-8) is guarded as
+    ``fallback`` text (JSON-escaped when its type says JSON)."""
+    if not guard.might_hold_token(data) and guard.ESCAPED_MARK_RE.search(data) is None:
+        return data
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
+        return guard.guard_bytes(data, rehydrate, fallback, at_end=at_end)
+    new = router.rehydrate_response(path, doc, rehydrate)
+    out = data if new is doc else json.dumps(new, ensure_ascii=False).encode("utf-8", "replace")
+    if out is not data and data.endswith(b"\n") and not out.endswith(b"\n"):
+        out += b"\n"  # ND-JSON lines (and bodies) keep their line end
+    return guard.guard_bytes(out, rehydrate, guard.JSON)  # inside JSON, a token can only be in a string
+
+
+def _head_may_hold_token(resp: http.Response) -> bool:
+    if guard.might_hold_token(resp.reason or ""):
+        return True
+    for part in (resp.headers, resp.trailers):
+        if part is not None and any(guard.might_hold_token(n) or guard.might_hold_token(v) for n, v in part.fields):
+            return True
+    return False
+
+
+def guard_head(resp: http.Response, rehydrate) -> None:
+    """Tokens in header values, the reason phrase and trailers restored or redacted
+    (a line break in a value becomes a space); a field whose name holds a token is dropped."""
+    if not _head_may_hold_token(resp):
+        return
+    if resp.reason and guard.might_hold_token(resp.reason):
+        resp.reason = guard.guard_bytes(resp.reason.encode("utf-8", "surrogateescape"), rehydrate, guard.LINE).decode("utf-8", "replace")
+    for part in (resp.headers, resp.trailers):
+        if part is None:
+            continue
+        fields = []
+        for name, value in part.fields:
+            if guard.might_hold_token(name):
+                log.warning("masker dropped a response header whose name holds a token")
+                continue
+            new = guard.guard_bytes(value, rehydrate, guard.LINE, at_end=True)
+            fields.append((name, value if new is value else new.replace(b"\x00", b" ")))
+        part.fields = tuple(fields)

@@ -5,9 +5,15 @@ block, an output item) has its own pending tail. A delta is appended to the
 tail; everything before the first position where a token could still begin
 is rehydrated and emitted at once, the rest waits for the next delta or for
 the key to be flushed. Text without an ``M`` is therefore never delayed.
+A tail flushed when its key ends that is a token cut off (``MSKV1.NAME.K_X.AB``:
+the model hit its limit, the stream ended) is redacted, never sent as is.
 
 ``SseRehydrator`` glues the SSE parser to an ``EventRehydrator`` (one per
-provider stream shape) that rewrites parsed JSON events.
+provider stream shape) that rewrites parsed JSON events, and then guards
+every byte it sends (``masker.stream.guard``): a token the parsed path did
+not restore (``event:``/``id:``/comment lines, data that is not JSON,
+invalid UTF-8, fields a shape does not look at, JSON keys) is restored or
+redacted there, JSON-escaped on data lines that hold JSON.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Protocol
 
-from masker.providers.base import RehydrateFn
+from masker.providers.base import RehydrateFn, rehydrate_leaves
+from masker.stream import guard
 from masker.stream.sse import SseEvent, SseParser, make_event
 from masker.tokens.scheme import pending_token_start
 
@@ -59,7 +66,7 @@ class PendingTails:
         tail = self._tails.pop(key, None)
         if tail is None:
             return ""
-        return self._rehydrate(tail.text, json_escape=tail.json_escape)
+        return guard.rehydrate_text_end(tail.text, self._rehydrate, json_escape=tail.json_escape)
 
     def keys(self) -> list[Hashable]:
         return list(self._tails)
@@ -93,13 +100,19 @@ def dumps(obj: Any) -> str:
 
 
 class SseRehydrator:
-    """Raw upstream SSE bytes in, rehydrated SSE bytes out, under any chunking."""
+    """Raw upstream SSE bytes in, rehydrated SSE bytes out, under any chunking.
 
-    def __init__(self, handler: EventRehydrator) -> None:
+    ``rehydrate`` is what the byte guard and the second look at unchanged
+    events use; without it every token they find is redacted (fail closed),
+    so the proxy passes the engine's (``masker.proxy.rehydration``).
+    """
+
+    def __init__(self, handler: EventRehydrator, rehydrate: RehydrateFn | None = None) -> None:
         self._handler = handler
         self._parser = SseParser()
         self._last: SseEvent | None = None  # the last event as it was sent
         self._like: SseEvent | None = None  # the last data event: framing for flushes
+        self.rehydrate: RehydrateFn = rehydrate if rehydrate is not None else guard.redact_all
 
     def feed(self, data: bytes) -> bytes:
         """Bytes to send now for ``data`` (possibly empty while a tail is held)."""
@@ -117,28 +130,75 @@ class SseRehydrator:
 
     def _event(self, ev: SseEvent) -> bytes:
         self._last = ev
+        cut = not ev.terminator  # cut off by the end of the stream
         data = ev.data
-        if data is None or not ev.is_utf8:
-            return ev.raw()
+        if data is None or not ev.is_utf8:  # no data (comments, event:/id: only) or not UTF-8: bytes
+            raw = ev.raw()
+            if not guard.might_hold_token(raw):
+                return raw
+            return self._guard(raw, json_data=not ev.is_utf8 and _json_data(ev), at_end=cut)
         self._like = ev
         if data.strip() == "[DONE]":
-            return self._frame(self._handler.end(), ev) + ev.raw()
+            return self._frame(self._handler.end(), ev) + self._guard(ev.raw(), json_data=False, at_end=cut)
         try:
             obj = json.loads(data)
         except ValueError:
-            return ev.raw()
+            return self._guard(ev.raw(), json_data=False, at_end=cut)
+        escaped = "\\u00" in data and guard.ESCAPED_MARK_STR_RE.search(data) is not None
         extras, new = self._handler.event(obj)
+        if new is None and escaped:
+            # Sent as it came, so a \u-escaped token in a field the shape does not
+            # look at would reach the client: every leaf and key gets a look.
+            again, changed = rehydrate_leaves(json.loads(data), self.rehydrate)
+            new = again if changed else None
         if new is not None:
             self._last = ev.with_data(dumps(new))
-        return self._frame(extras, ev) + self._last.raw()
+        return self._frame(extras, ev) + self._guard(self._last.raw(), json_data=True, at_end=cut)
 
-    @staticmethod
-    def _frame(objs: list[Any], like: SseEvent | None) -> bytes:
+    def _guard(self, raw: bytes, *, json_data: bool, at_end: bool) -> bytes:
+        """Every token left in an event's bytes restored or redacted (``masker.stream.guard``)."""
+        if not guard.might_hold_token(raw):
+            return raw
+        return guard.guard_lines(raw, self.rehydrate, _json_event_line_mode if json_data else _text_event_line_mode, at_end=at_end)
+
+    def _frame(self, objs: list[Any], like: SseEvent | None) -> bytes:
         """Serialize extra events in the framing of ``like`` (event: line, EOL)."""
+        if not objs:
+            return b""
         eol = like.eol if like is not None else b"\n"
         named = like is not None and like.event_type is not None
         out = b""
         for obj in objs:
             name = obj.get("type") if named and isinstance(obj, dict) else None
-            out += make_event(dumps(obj), event=name if isinstance(name, str) else None, eol=eol).raw()
+            raw = make_event(dumps(obj), event=name if isinstance(name, str) else None, eol=eol).raw()
+            out += self._guard(raw, json_data=True, at_end=False)
         return out
+
+
+def _is_data_line(line: bytes) -> bool:
+    name = line.rstrip(b"\r\n").partition(b":")[0]
+    return name == b"data"
+
+
+def _json_event_line_mode(line: bytes) -> str:
+    """Data lines of an event whose data is JSON: a token sits inside a JSON string."""
+    return guard.JSON if _is_data_line(line) else guard.LINE
+
+
+def _text_event_line_mode(line: bytes) -> str:
+    return guard.LINE
+
+
+def _json_data(ev: SseEvent) -> bool:
+    """Whether an event's data (invalid UTF-8 allowed) is JSON."""
+    values = []
+    for line in ev.lines:
+        body = line.rstrip(b"\r\n")
+        name, sep, value = body.partition(b":")
+        if name == b"data":
+            values.append(value[1:] if value.startswith(b" ") else value)
+    try:
+        json.loads(b"\n".join(values).decode("utf-8", "surrogateescape"))
+    except ValueError:
+        return False
+    return True
