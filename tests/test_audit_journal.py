@@ -49,7 +49,10 @@ def ev(i: int, session: str = "s1") -> Event:
 
 
 def make(tmp_path: Path, n: int, **kw: object) -> tuple[Journal, Path, Path]:
+    """A journal of ``n`` events. ``pin_key=False``: no ``journal_opened`` event at seq 0, so line i is
+    seq i here (the key pin has its own tests in test_audit_tamper.py)."""
     jdir, cdir = tmp_path / "journal", tmp_path / "checkpoints"
+    kw.setdefault("pin_key", False)
     j = Journal(jdir, KEY, SK, checkpoint_dir=cdir, **kw)
     for i in range(n):
         j.append([ev(i)])
@@ -210,8 +213,10 @@ def test_single_event_inclusion_proof_against_a_checkpoint(sealed) -> None:
 
 def test_checkpoints_every_n_events(tmp_path: Path) -> None:
     j, _, cdir = make(tmp_path, 7, checkpoint_every=3)
-    assert sorted(p.name for p in cdir.glob("checkpoint-*")) == [
+    assert sorted(p.name for p in cdir.glob("checkpoint-*.json")) == [
         "checkpoint-000000000003.json", "checkpoint-000000000006.json"]
+    assert sorted(p.name for p in cdir.glob("checkpoint-*.note")) == [  # the C2SP note of each
+        "checkpoint-000000000003.note", "checkpoint-000000000006.note"]
     j.close()
     assert cpmod.load(cpmod.latest(cdir)).size == 7
 
@@ -291,7 +296,7 @@ def test_torn_final_line_is_reported_then_repaired_on_start(sealed) -> None:
         fh.write(lines[0][:57])  # a crash mid-write
     result = verify(path.parent)
     assert not result.ok and result.first_bad_seq == 10 and "unterminated final line" in result.message
-    j = Journal(path.parent, KEY, SK)
+    j = Journal(path.parent, KEY, SK, pin_key=False)  # the tear is past the checkpoint: repaired
     assert j.usable
     j.append([ev(11)])
     j.close()
@@ -436,7 +441,7 @@ def test_prune_keeps_the_rest_verifiable(tmp_path: Path, monkeypatch: pytest.Mon
     jdir, cdir = tmp_path / "journal", tmp_path / "checkpoints"
     day = {"name": "events-2020-01-01.jsonl"}
     monkeypatch.setattr(journal_mod, "_day_file_name", lambda: day["name"])
-    j = Journal(jdir, KEY, SK, checkpoint_dir=cdir, checkpoint_every=3)
+    j = Journal(jdir, KEY, SK, checkpoint_dir=cdir, checkpoint_every=3, pin_key=False)
     for name in ("events-2020-01-01.jsonl", "events-2020-01-02.jsonl", "events-2099-01-01.jsonl"):
         day["name"] = name
         for i in range(3):

@@ -13,7 +13,6 @@ import hmac
 import logging
 import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -21,8 +20,9 @@ from typing import Mapping
 import yaml
 
 from masker.audit.events import KEY_ROTATED, POLICY_LOADED, Event
+from masker.audit import witness
 from masker.audit.journal import Journal
-from masker.audit.keys import audit_key_from_env, signing_key_from_env
+from masker.audit.keys import audit_key_from_env, previous_signing_key_from_env, signing_key_from_env
 from masker.detect.cache import DetectionCache
 from masker.detect.ner import NerPass, default_model_dir
 from masker.detect.pipeline import Detector
@@ -81,7 +81,7 @@ def with_dev_keys(data_dir: Path, env: Mapping[str, str], kids: list[str]) -> di
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(body)
-        print(f"masker: DEV-ONLY keys generated in {path} ({', '.join(generated)})", file=sys.stderr)
+        log.warning("DEV-ONLY keys generated in %s (%s)", path, ", ".join(generated))
     for name in missing:
         merged[name] = stored[name]
     return merged
@@ -180,6 +180,8 @@ def open_runtime(
     the cores among their NER sessions (``ner_threads``, no thread spinning).
     """
     policy_path = policy_path or default_policy_path()
+    if not policy_path.is_file():
+        raise StartupError(f"policy file not found: {policy_path}")
     kids = sorted({k for k in (policy_kid(policy_path), policy_kid(default_policy_path())) if k})
     env = with_dev_keys(data_dir, env, kids)
     policy = load_policy_for_runtime(policy_path, env)
@@ -189,9 +191,23 @@ def open_runtime(
     ner = None if workers > 0 else _open_ner(policy, model_dir, ner_threads, ner_spin)
     data_dir.mkdir(parents=True, exist_ok=True)
     vault = Vault(data_dir / "vault.sqlite", keyring)
-    journal = Journal(
-        data_dir / "journal", audit_key, signing_key, checkpoint_dir=data_dir / "checkpoints"
-    )
+    # The journal checks itself against its pinned key, accepted truncations and
+    # the newest signed checkpoints (local and witness directories) on open; a
+    # journal cut short, rolled back, rewritten or pinned to another key raises
+    # a JournalIntegrityError here, so the proxy never becomes ready.
+    try:
+        journal = Journal(
+            data_dir / "journal", audit_key, signing_key, checkpoint_dir=data_dir / "checkpoints",
+            previous_signing_key=previous_signing_key_from_env(env), witnesses=witness.from_env(env),
+            origin=env.get("MASKER_AUDIT_ORIGIN") or None,
+        )
+    except BaseException:
+        vault.close()
+        raise
+    if journal.integrity_error is not None:
+        journal.close()
+        vault.close()
+        raise journal.integrity_error
     detector = Detector(policy, ner=ner, cache=DetectionCache())
     engine = MaskingEngine(
         policy,
@@ -206,6 +222,8 @@ def open_runtime(
     )
     try:
         if workers > 0:
+            log.info("starting %d worker processes (each loads the policy%s)", workers,
+                     " and the NER model" if "ner" in policy.passes else "")
             runtime.start_workers(workers, detect_timeout)
             log.info("masking in %d worker processes (ner pass: %s)", workers, runtime.ner_provider() or "off")
         if announce:

@@ -23,6 +23,10 @@ SCAN_SKIPPED = "scan_skipped"  # a field not scanned (role-aware scanning)
 POLICY_LOADED = "policy_loaded"
 KEY_ROTATED = "key_rotated"
 VAULT_DROPPED = "vault_dropped"
+# The journal's own integrity events (each carries an Ed25519 signature in ``detail``).
+JOURNAL_OPENED = "journal_opened"  # genesis: pins the signing key and the log origin
+SIGNING_KEY_ROTATED = "signing_key_rotated"  # the pin moves to a new key (signed by both)
+JOURNAL_TRUNCATED = "journal_truncated"  # an operator accepted a loss; a new epoch starts
 
 
 def utc_now() -> str:

@@ -25,11 +25,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from typing import Any
+
 from nacl.signing import SigningKey, VerifyKey
 
 from . import checkpoint as cpmod
-from .events import AuditUnavailable, Event, utc_now
+from . import integrity
+from .events import JOURNAL_TRUNCATED, AuditUnavailable, Event, utc_now
+from .integrity import JournalIntegrityError, UntrustedCheckpoint
+from .keys import SIGNING_KEY_OLD_ENV, KeyPin, fingerprint
 from .merkle import leaf_hash
+from .witness import Published, WitnessError, Witnesses
 from .verify import (
     ANCHOR_FILE,
     CHAIN_OK,
@@ -54,6 +60,20 @@ JOURNAL_PRUNED = "journal_pruned"
 _CLEAR_PAYLOAD_KEYS = frozenset({"payload", "plaintext", "value", "original", "body"})
 
 
+@dataclass(frozen=True, slots=True)
+class _AcceptLoss:
+    checkpoint: Path | None  # the checkpoint the journal fell short of (None: the newest)
+
+
+def default_origin(key: VerifyKey) -> str:
+    """``masker.local/audit/<first 16 hex of the key fingerprint>``: a stable name for a log (C2SP origin)."""
+    return f"masker.local/audit/{fingerprint(key)[7:23]}"
+
+
+def _valid_origin(origin: str) -> bool:
+    return bool(origin) and "+" not in origin and not any(c.isspace() for c in origin) and origin.isprintable()
+
+
 @dataclass(slots=True)
 class _Ticket:
     events: list[Event]
@@ -65,11 +85,24 @@ class _Ticket:
 class Journal:
     """EventSink writing ``events-YYYY-MM-DD.jsonl`` files in ``directory``.
 
-    With a ``signing_key``, a signed checkpoint goes to ``checkpoint_dir``
-    (default: ``directory.parent / "checkpoints"``) every ``checkpoint_every``
-    events and on ``close()``; point it at storage the journal host cannot
+    With a ``signing_key``, a signed checkpoint (JSON and a C2SP note) goes to
+    ``checkpoint_dir`` (default: ``directory.parent / "checkpoints"``) and to
+    every witness every ``checkpoint_every`` events, on start when events were
+    added, and on ``close()``; point it at storage the journal host cannot
     rewrite. Construction never raises for journal problems: it latches and
     ``usable`` says why not (``failure``).
+
+    On open (under the lock) the whole journal is verified against what was
+    signed about it (``masker.audit.integrity``): the pinned signing key, the
+    accepted truncations, the newest checkpoint of the current epoch in
+    ``checkpoint_dir`` and in every witness directory. A journal shorter than,
+    or different from, one of them, or pinned to another key, latches and
+    ``integrity_error`` holds the ``JournalIntegrityError`` (the runtime raises
+    it: the sidecar must not start). A torn final line is cut only when no
+    checkpoint covers it. With ``pin_key`` (default) and a signing key, a new
+    journal starts with a signed ``journal_opened`` event (an older, unpinned
+    one gets it appended); a journal pinned to ``previous_signing_key`` gets a
+    ``signing_key_rotated`` event, signed by both keys.
     """
 
     def __init__(
@@ -80,14 +113,24 @@ class Journal:
         *,
         checkpoint_every: int = 1000,
         checkpoint_dir: Path | None = None,
+        previous_signing_key: SigningKey | None = None,
+        witnesses: Witnesses | None = None,
+        origin: str | None = None,
+        pin_key: bool = True,
+        _accept: _AcceptLoss | None = None,
     ) -> None:
         if len(audit_key) != 32:
             raise ValueError("audit key must be 32 bytes")
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
+        if origin is not None and not _valid_origin(origin):
+            raise ValueError("the audit origin must be a non-empty line without spaces or '+' (e.g. example.com/masker)")
         self._dir = Path(directory)
         self._key = bytes(audit_key)
         self._sk = signing_key
+        self._prev_sk = previous_signing_key
+        self._witnesses = witnesses if witnesses else None
+        self._pin_key = pin_key
         self._every = checkpoint_every
         self._cp_dir = Path(checkpoint_dir) if checkpoint_dir is not None else self._dir.parent / "checkpoints"
         self._cv = threading.Condition(threading.Lock())
@@ -101,16 +144,144 @@ class Journal:
         self._lock_fd: int | None = None
         self._last_checkpoint = -1
         self._next_checkpoint = checkpoint_every
+        self._origin = origin or (default_origin(signing_key.verify_key) if signing_key is not None else "")
+        self._epoch = 0
+        self._trusted: KeyPin | None = KeyPin([signing_key.verify_key]) if signing_key is not None else None
+        self.integrity_error: JournalIntegrityError | None = None
+        self.accepted: dict[str, Any] | None = None  # the journal_truncated statement, in accept mode
+        err: str | None = None
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-            self._state = initial_state(self._dir, self._verify_key())
-            err = self._commit([])
-        except (OSError, ChainBroken) as exc:
+            self._flock()
+            try:
+                opening = self._open_checks(_accept)
+                err = self._commit([_Ticket(opening)] if opening else [])
+                if err is None and opening and any(e.kind == JOURNAL_TRUNCATED for e in opening):
+                    self._epoch += 1
+            finally:
+                self._funlock()
+            if err is None:
+                err = self._checkpoint_at_open()
+        except JournalIntegrityError as exc:
+            self.integrity_error = exc
+            err = str(exc)
+        except (OSError, ChainBroken, ValueError) as exc:
             err = _reason(exc)
         if err:
             self._latch(err)
         self._next_checkpoint = (self._state.size // self._every + 1) * self._every
+
+    def _read_heads(self, every: bool = False) -> list[cpmod.SignedHead]:
+        """The newest checkpoint of each epoch (``every``: all of them) here and in each witness directory."""
+        dirs = [self._cp_dir] + ([w.path for w in self._witnesses.dirs] if self._witnesses else [])
+        heads = []
+        for d in dirs:
+            try:
+                heads += cpmod.all_heads(d) if every else cpmod.newest_heads(d)
+            except (ValueError, OSError) as exc:
+                raise UntrustedCheckpoint(f"checkpoints in {d}: {exc}") from None
+        return heads
+
+    def _open_checks(self, accept: _AcceptLoss | None) -> list[Event]:
+        """Under the lock: verify the journal against its signed history; the events to add on open."""
+        # Accepting a loss checks every checkpoint: the part that survived must match all of them.
+        heads = self._read_heads(every=accept is not None)
+        chosen = None
+        if accept is not None and accept.checkpoint is not None:
+            try:
+                chosen = cpmod.read_head(accept.checkpoint)
+            except ValueError as exc:
+                raise UntrustedCheckpoint(str(exc)) from None
+            heads.append(chosen)
+        pin = None
+        if self._sk is not None:
+            pin = KeyPin([self._sk.verify_key] + ([self._prev_sk.verify_key] if self._prev_sk is not None else []))
+        verdict = integrity.examine(
+            self._dir, self._key, pin, heads, allow_torn=True, tolerate_truncation=accept is not None,
+            expected_origin=self._origin or None,
+        )
+        history = verdict.history
+        self._state = verdict.state
+        self._trusted = verdict.trusted
+        self._epoch = verdict.epoch
+        if verdict.origin:
+            self._origin = verdict.origin
+        current = bytes(self._sk.verify_key) if self._sk is not None else None
+        events: list[Event] = []
+        if current is not None and history.keys and history.keys[-1] != current:
+            prev = bytes(self._prev_sk.verify_key) if self._prev_sk is not None else None
+            if prev is None or history.keys[-1] != prev or accept is not None:
+                raise integrity.SigningKeyMismatch(
+                    f"the journal is pinned to signing key {fingerprint(history.keys[-1])} (since seq "
+                    f"{history.key_seqs[-1]}) but MASKER_SIGNING_KEY is {fingerprint(current)}; to rotate, start "
+                    f"once with the previous key in {SIGNING_KEY_OLD_ENV}", None, verdict.state)
+            assert self._sk is not None and self._prev_sk is not None
+            events.append(integrity.rotation_event(self._prev_sk, self._sk, self._origin))
+            log.warning("audit journal: signing key rotated from %s to %s", fingerprint(prev), fingerprint(current))
+        elif self._sk is not None and self._pin_key and not history.keys:
+            events.append(integrity.opened_event(self._sk, self._origin))
+        torn = verdict.torn
+        if accept is not None:
+            if self._sk is None:
+                raise ValueError("accepting a truncation needs the signing key")
+            if chosen is not None:
+                found = [h for h in verdict.beyond if h.path == chosen.path]
+                if not found:
+                    raise integrity.JournalIntegrityError(
+                        f"nothing to accept: the journal ({verdict.state.size} events) is not short of "
+                        f"{chosen.path} (size {chosen.size}, epoch {chosen.epoch}; the journal is at epoch "
+                        f"{verdict.epoch})", None, verdict.state)
+                chosen = found[0]
+            elif verdict.beyond:
+                chosen = max(verdict.beyond, key=lambda h: (h.size, h.kind == "json"))
+            else:
+                raise integrity.JournalIntegrityError(
+                    f"nothing to accept: no trusted checkpoint of epoch {verdict.epoch} covers more than the "
+                    f"journal's {verdict.state.size} events", None, verdict.state)
+            removed = 0
+            if torn is not None and torn.file is not None:
+                removed = self._cut(torn.file, torn.offset)
+                torn = None
+            statement = integrity.truncation_statement(verdict, chosen, self._origin, removed)
+            events.append(integrity.truncation_event(self._sk, statement))
+            self.accepted = statement
+            log.warning("audit journal: %d or more events (seq %d..%d) accepted as lost",
+                        statement["lost"]["events_at_least"], statement["lost"]["from_seq"],
+                        statement["lost"]["to_seq"])
+        newest_local = [h.size for h in heads if h.epoch == self._epoch and h.path.parent == self._cp_dir]
+        if newest_local and max(newest_local) == self._state.size and not events and torn is None:
+            self._last_checkpoint = self._state.size
+        return events
+
+    def _cut(self, name: str, offset: int) -> int:
+        path = self._dir / name
+        removed = os.stat(path).st_size - offset
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.ftruncate(fd, offset)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return removed
+
+    def _checkpoint_at_open(self) -> str | None:
+        """Anchor what the open added (or what a crash left unanchored); else re-publish the newest."""
+        if self._sk is None:
+            return None
+        with self._exclusive():
+            try:
+                self._flock()
+                try:
+                    if self._state.size > 0 and self._state.size != self._last_checkpoint:
+                        self._write_checkpoint()
+                    elif self._witnesses:
+                        self._republish()
+                finally:
+                    self._funlock()
+            except (OSError, ValueError) as exc:
+                return _reason(exc)
+        return self._failure
 
     # -- public -------------------------------------------------------------
 
@@ -158,11 +329,30 @@ class Journal:
         with self._exclusive():
             self._close_fd()
             try:
-                self._state = initial_state(self._dir, self._verify_key())
+                self._flock()
+                try:
+                    verdict = integrity.examine(
+                        self._dir, self._key, self._trusted, self._read_heads(), allow_torn=True,
+                        expected_origin=self._origin or None)
+                finally:
+                    self._funlock()
+                self._state = verdict.state
                 previous = self._failure
                 note = Event(kind=JOURNAL_REVERIFIED, reason="journal verified after a failure" if previous else None)
                 err = self._commit([_Ticket([note])] if previous else [])
-            except (OSError, ChainBroken) as exc:
+                if err is None and self._witnesses and self._witnesses.strict and self._witnesses.failing():
+                    # strict: a witness that missed a checkpoint must take one before appends resume
+                    self._flock()
+                    try:
+                        self._failure = None
+                        if self._state.size != self._last_checkpoint and self._sk is not None:
+                            self._write_checkpoint()
+                        else:
+                            self._republish()
+                        err = self._failure
+                    finally:
+                        self._funlock()
+            except (OSError, ChainBroken, ValueError, JournalIntegrityError) as exc:
                 err = _reason(exc)
             if err:
                 self._failure = err
@@ -190,10 +380,11 @@ class Journal:
                     doomed = [p for p in files[:-1] if p.name < cutoff]
                     if not doomed:
                         return 0
-                    cut = initial_state(self._dir, self._verify_key())
+                    cut = initial_state(self._dir, self._trusted)
                     first_kept = next(p.name for p in files if p.name > doomed[-1].name)
                     scan(self._dir, self._key, cut, stop_before=first_kept)
-                    anchor = cpmod.sign(self._sk, cpmod.ANCHOR, cut.last_hash, cut.tree, utc_now())
+                    anchor = cpmod.sign(self._sk, cpmod.ANCHOR, cut.last_hash, cut.tree, utc_now(),
+                                        origin=self._origin, epoch=self._epoch)
                     cpmod.save(anchor, self._cp_dir / cpmod.file_name(anchor))
                     cpmod.save(anchor, self._dir / ANCHOR_FILE)
                     for p in doomed:
@@ -233,6 +424,11 @@ class Journal:
                 if self._lock_fd is not None:
                     os.close(self._lock_fd)
                     self._lock_fd = None
+                if self._witnesses is not None:
+                    left = self._witnesses.flush(timeout=10)
+                    if left:
+                        log.error("audit witnesses did not take the final checkpoint: %s", ", ".join(left))
+                    self._witnesses.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -327,7 +523,7 @@ class Journal:
                 pass
         files = journal_files(self._dir)
         if st.file is not None and st.file not in {p.name for p in files}:
-            st = self._state = initial_state(self._dir, self._verify_key())
+            st = self._state = initial_state(self._dir, self._trusted)
         try:
             scan(self._dir, self._key, st)
             return []
@@ -366,16 +562,54 @@ class Journal:
         return self._fd
 
     def _write_checkpoint(self) -> None:
+        """Sign the current tree head (JSON + C2SP note), save both, hand them to the witnesses.
+
+        A witness failure does not undo anything (the events are durable and
+        checkpointed locally): in strict mode it latches the journal.
+        """
         assert self._sk is not None
-        cp = cpmod.sign(self._sk, cpmod.CHECKPOINT, self._state.last_hash, self._state.tree, utc_now())
-        cpmod.save(cp, self._cp_dir / cpmod.file_name(cp))
+        cp = cpmod.sign(self._sk, cpmod.CHECKPOINT, self._state.last_hash, self._state.tree, utc_now(),
+                        origin=self._origin, epoch=self._epoch)
+        note = cpmod.sign_note(self._sk, self._origin, self._epoch, cp.size, cp.merkle_root)
+        json_path = cpmod.save(cp, self._cp_dir / cpmod.file_name(cp))
+        cpmod.write_atomic(self._cp_dir / cpmod.file_name(cp, ".note"), note.encode("utf-8"))
         self._last_checkpoint = cp.size
         self._next_checkpoint = (cp.size // self._every + 1) * self._every
+        if self._witnesses:
+            stem = cpmod.file_name(cp, "")
+            self._publish(Published(stem, cp.size, cp.epoch, note, json_path.read_bytes()))
+
+    def _publish(self, pub: Published) -> None:
+        assert self._witnesses is not None
+        try:
+            self._witnesses.publish(pub)
+        except WitnessError as exc:
+            self._latch(str(exc))
+
+    def _republish(self) -> None:
+        """Hand the newest local checkpoint of this epoch to the witnesses again (they may have missed it)."""
+        heads = [h for h in cpmod.newest_heads(self._cp_dir) if h.epoch == self._epoch]
+        notes = [h for h in heads if h.kind == "note"]
+        jsons = [h for h in heads if h.kind == "json"]
+        if not notes or not jsons:
+            return
+        n, j = notes[0], jsons[0]
+        self._publish(Published(n.path.name[: -len(".note")], n.size, n.epoch, n.note_text or "", j.path.read_bytes()))
 
     # -- helpers ------------------------------------------------------------
 
-    def _verify_key(self) -> VerifyKey | None:
-        return self._sk.verify_key if self._sk is not None else None
+    @property
+    def origin(self) -> str:
+        """The log's origin (C2SP checkpoint origin line of epoch 0)."""
+        return self._origin
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    def witness_status(self) -> dict[str, str | None]:
+        """Each witness's last error (None: fine); empty without witnesses."""
+        return self._witnesses.status() if self._witnesses else {}
 
     def _refuse_if_unusable(self) -> None:
         if not self.usable:
@@ -453,7 +687,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _reason(exc: BaseException) -> str:
     """A PHI-free reason: the error class and errno text, or a ChainBroken message."""
-    if isinstance(exc, ChainBroken):
+    if isinstance(exc, (ChainBroken, JournalIntegrityError, WitnessError)):
         return str(exc)
     if isinstance(exc, OSError) and exc.strerror:
         return f"{type(exc).__name__}: {exc.strerror}"
@@ -472,3 +706,35 @@ def _sync_data(fd: int) -> None:
         os.fdatasync(fd)
     else:
         os.fsync(fd)
+
+
+def accept_truncation(
+    directory: Path,
+    audit_key: bytes,
+    signing_key: SigningKey,
+    *,
+    checkpoint_dir: Path | None = None,
+    checkpoint: Path | None = None,
+    witnesses: Witnesses | None = None,
+    origin: str | None = None,
+) -> dict[str, Any]:
+    """Accept that the journal lost events it had when ``checkpoint`` (default:
+    the newest trusted one it falls short of) was signed.
+
+    Cuts a torn tail, appends a signed ``journal_truncated`` event (the lost
+    seq range, the checkpoint, where the chain resumes; no values), starts the
+    next epoch and signs a checkpoint of it (local and witnesses), so the
+    journal verifies and the sidecar starts again. Refuses a journal that was
+    rewritten (differs from a checkpoint it is long enough for), one pinned to
+    another key, and one that lost nothing. Returns the signed statement.
+    """
+    j = Journal(directory, audit_key, signing_key, checkpoint_dir=checkpoint_dir, witnesses=witnesses,
+                origin=origin, _accept=_AcceptLoss(Path(checkpoint) if checkpoint is not None else None))
+    try:
+        if j.integrity_error is not None:
+            raise j.integrity_error
+        if j.accepted is None or not j.usable:
+            raise AuditUnavailable(f"audit journal unavailable: {j.failure}")
+        return j.accepted
+    finally:
+        j.close()

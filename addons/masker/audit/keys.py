@@ -1,6 +1,7 @@
-"""Audit keys: loading them from the environment, naming them, and sealing
-opt-in payloads (``log_payloads: true``) so that the journal never holds one
-in clear.
+"""Audit keys: loading them from the environment, naming them, and an
+authenticated-encryption helper (``encrypt_payload``) for audit data that must
+never be held in clear. (No request or response payload is stored: the policy
+setting ``log_payloads`` was removed because nothing kept payloads.)
 
 Keys are base64 of 32 random bytes (standard or urlsafe alphabet, padding
 optional): ``MASKER_AUDIT_KEY`` (journal HMAC) and ``MASKER_SIGNING_KEY``
@@ -13,7 +14,7 @@ import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +24,18 @@ from nacl.signing import SigningKey, VerifyKey
 
 AUDIT_KEY_ENV = "MASKER_AUDIT_KEY"
 SIGNING_KEY_ENV = "MASKER_SIGNING_KEY"
+# The previous signing key during a rotation: the sidecar journals a signed
+# ``signing_key_rotated`` event on start when the journal is pinned to it.
+SIGNING_KEY_OLD_ENV = "MASKER_SIGNING_KEY_OLD"
+# What a verifier trusts (it never needs the private key): the public key
+# (base64 or hex of the raw 32 bytes, or a PEM file path), or its fingerprint.
+SIGNING_PUBKEY_ENV = "MASKER_SIGNING_PUBKEY"
+SIGNING_FINGERPRINT_ENV = "MASKER_SIGNING_KEY_FINGERPRINT"
+PIN_HELP = (
+    "no pinned signing key: give --pubkey FILE|BASE64 or --fingerprint SHA256:HEX, or set "
+    f"{SIGNING_PUBKEY_ENV} (base64, hex or a PEM file path) or {SIGNING_FINGERPRINT_ENV} (SHA256:<hex>); "
+    "`masker audit pubkey` prints them where the signing key is"
+)
 KEY_BYTES = 32
 # SubjectPublicKeyInfo prefix for an Ed25519 key (RFC 8410): what openssl reads.
 _ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
@@ -63,6 +76,13 @@ def signing_key_from_env(env: Mapping[str, str] | None = None) -> SigningKey:
     return SigningKey(decode_key(value, SIGNING_KEY_ENV))
 
 
+def previous_signing_key_from_env(env: Mapping[str, str] | None = None) -> SigningKey | None:
+    """``MASKER_SIGNING_KEY_OLD`` (the key the journal is pinned to during a rotation), or None."""
+    env = os.environ if env is None else env
+    value = env.get(SIGNING_KEY_OLD_ENV)
+    return SigningKey(decode_key(value, SIGNING_KEY_OLD_ENV)) if value else None
+
+
 def public_key_pem(key: VerifyKey) -> str:
     """SPKI PEM, readable by ``openssl pkeyutl -pubin``."""
     der = _ED25519_SPKI_PREFIX + bytes(key)
@@ -70,9 +90,72 @@ def public_key_pem(key: VerifyKey) -> str:
     return f"-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n"
 
 
-def fingerprint(key: VerifyKey) -> str:
+def fingerprint(key: VerifyKey | bytes) -> str:
     """``SHA256:<hex>`` of the raw 32-byte public key."""
     return "SHA256:" + hashlib.sha256(bytes(key)).hexdigest()
+
+
+def normalize_fingerprint(text: str) -> str:
+    """``SHA256:<hex>`` from ``SHA256:<hex>`` or bare hex (any case); KeyConfigError otherwise."""
+    s = text.strip()
+    if s[:7].upper() == "SHA256:":
+        s = s[7:]
+    s = s.lower()
+    if len(s) != 64 or any(c not in "0123456789abcdef" for c in s):
+        raise KeyConfigError("a key fingerprint is SHA256: followed by 64 hex digits")
+    return "SHA256:" + s
+
+
+class KeyPin:
+    """The Ed25519 public keys a verifier trusts: given as keys or as fingerprints.
+
+    A pin is what the operator configured out of band (``--pubkey``,
+    ``MASKER_SIGNING_PUBKEY``, ``MASKER_SIGNING_KEY_FINGERPRINT``) or, inside
+    the sidecar, its own signing key. ``extended`` adds keys that a trusted
+    key vouched for (the journal's signed key-rotation events).
+    """
+
+    __slots__ = ("keys", "fingerprints")
+
+    def __init__(self, keys: Iterable[VerifyKey | bytes] = (), fingerprints: Iterable[str] = ()) -> None:
+        self.keys = frozenset(bytes(k) for k in keys)
+        self.fingerprints = frozenset(normalize_fingerprint(f) for f in fingerprints)
+
+    @classmethod
+    def of(cls, key: VerifyKey | KeyPin | None) -> KeyPin | None:
+        if key is None or isinstance(key, KeyPin):
+            return key
+        return cls([key])
+
+    def accepts(self, public: VerifyKey | bytes) -> bool:
+        raw = bytes(public)
+        return raw in self.keys or fingerprint(raw) in self.fingerprints
+
+    def extended(self, more: Iterable[bytes]) -> KeyPin:
+        pin = KeyPin(self.keys | {bytes(k) for k in more})
+        pin.fingerprints = self.fingerprints
+        return pin
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.fingerprints)
+
+    def describe(self) -> str:
+        names = sorted({fingerprint(k) for k in self.keys} | set(self.fingerprints))
+        return ", ".join(names) or "no key"
+
+
+def pin_from(pubkey: str | None = None, fp: str | None = None, env: Mapping[str, str] | None = None) -> KeyPin:
+    """The verifier's pin: ``--pubkey``, ``--fingerprint``, else the environment; KeyConfigError (PIN_HELP) if none."""
+    env = os.environ if env is None else env
+    if pubkey:
+        return KeyPin([load_verify_key(pubkey)])
+    if fp:
+        return KeyPin(fingerprints=[fp])
+    if env.get(SIGNING_PUBKEY_ENV):
+        return KeyPin([load_verify_key(env[SIGNING_PUBKEY_ENV])])
+    if env.get(SIGNING_FINGERPRINT_ENV):
+        return KeyPin(fingerprints=[env[SIGNING_FINGERPRINT_ENV]])
+    raise KeyConfigError(PIN_HELP)
 
 
 def load_verify_key(spec: str) -> VerifyKey:

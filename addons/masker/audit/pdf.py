@@ -92,6 +92,7 @@ def render_pdf(doc: dict[str, Any], signed: bytes, signature: bytes, *, json_nam
             ("Session Merkle root (RFC 6962)", doc["merkle_root_hex"]),
             ("Session events (seq)", f"{events['count']} ({events['first_seq']}..{events['last_seq']})"),
             ("Journal at generation", f"{journal['size']} events, {journal['chain']}"),
+            ("Accepted journal truncations", _truncations(journal)),
             ("Journal Merkle root", journal["merkle_root_hex"]),
             ("Journal last hash", journal["last_hash"]),
             ("Signature (Ed25519, base64)", base64.b64encode(signature).decode("ascii")),
@@ -133,14 +134,21 @@ def _facts(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("Residual-leak scan", f"{res['status']}: {res['scans']} scans, {res['with_findings']} with findings"),
         ("Rehydration", f"{doc['rehydration']['successes']} ok, {doc['rehydration']['failures']} failed"),
         ("Tokenization", f"{', '.join(tok['schemes']) or '-'}; kids {', '.join(tok['kids']) or '-'}"),
-        ("Retention", f"{ret['retention_days']} days; payload logging {_payload_logging(ret['log_payloads'])}"),
+        ("Retention", f"{ret['retention_days']} days; request and response payloads are never stored"),
     ]
 
 
-def _payload_logging(enabled: bool | None) -> str:
-    if enabled is None:
-        return "unknown (no policy given)"
-    return "on, encrypted (never in clear)" if enabled else "off"
+def _truncations(journal: dict[str, Any]) -> str:
+    """One line per accepted truncation that may have removed events of this session."""
+    cuts = journal.get("truncations") or []
+    if not cuts:
+        return "none affecting this session"
+    return "; ".join(
+        f"seq {t['lost_from_seq']}..{t['lost_to_seq']} LOST (at least {t['lost_events_at_least']} events, "
+        f"short of checkpoint size {t['checkpoint_size']}), accepted at seq {t['seq']} on {t['accepted_at']} "
+        f"(epoch {t['epoch']}); events of this session may be missing"
+        for t in cuts
+    )
 
 
 def _heading(pdf: FPDF, text: str) -> None:

@@ -24,9 +24,9 @@ import rfc8785
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from .events import RESIDUAL_SCAN
+from .events import JOURNAL_TRUNCATED, RESIDUAL_SCAN
 from . import checkpoint as cpmod
-from .keys import fingerprint, public_key_pem
+from .keys import KeyPin, fingerprint, public_key_pem
 from .merkle import CompactRange, leaf_hash
 from .verify import ChainBroken, ChainState, Record, VerifyResult, initial_state, scan, shared_lock
 
@@ -47,6 +47,11 @@ PCI_NOTE = (
     "category. Masker tokenizes detected PANs before they leave; tokens and vault entries are "
     "keyed (HMAC / AES-GCM-SIV) with keys from the environment. Detection counts below are of "
     "events, never of values."
+)
+TRUNCATION_STATEMENT = (
+    "An operator accepted that the journal lost events (masker audit accept-truncation): the journal was "
+    "found shorter than a signed checkpoint. The events in the lost seq range are gone; this session began "
+    "before the loss, so some of its events may be among them."
 )
 RETENTION_STATEMENT = (
     "Journal day files older than retention_days are deleted as whole files; a signed anchor "
@@ -78,7 +83,7 @@ def build_report(
     """
     created = (created or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     matrix = coverage() if callable(coverage) else coverage
-    events, context, journal = _session_events(Path(directory), audit_key, session)
+    events, context, journal = _session_events(Path(directory), audit_key, session, signing_key.verify_key)
     if not events:
         raise ReportError("no journal events for this session")
     doc = report_document(
@@ -110,12 +115,16 @@ def _safe_name(session: str) -> str:
 
 
 def _session_events(
-    directory: Path, audit_key: bytes, session: str
+    directory: Path, audit_key: bytes, session: str, signer: VerifyKey | None = None
 ) -> tuple[list[Record], list[Record], dict[str, Any]]:
     """The session's records, the session-less ``policy_loaded`` records in force
-    during it, and the journal's state, after verifying the whole journal."""
+    during it, and the journal's state, after verifying the whole journal (its
+    chain, and its signed key pins and accepted truncations)."""
+    from .integrity import History, JournalIntegrityError
+
     found: list[Record] = []
     loaded: list[Record] = []  # process-wide policy_loaded events (no session)
+    history = History(set())
 
     def keep(rec: Record, _st: ChainState) -> None:
         if rec.body.get("session") == session:
@@ -126,15 +135,36 @@ def _session_events(
     with shared_lock(directory):
         try:
             state = initial_state(directory)
-            scan(directory, audit_key, state, keep)
-        except ChainBroken as exc:
+            scan(directory, audit_key, state, keep, before=history.before)
+        except (ChainBroken, JournalIntegrityError) as exc:
             raise ReportError(f"journal does not verify: {exc}") from None
+    if signer is not None and history.keys and bytes(signer) not in history.keys:
+        raise ReportError(f"the journal is pinned to another signing key ({fingerprint(history.keys[-1])})")
+    first_seq = found[0].seq if found else None
+    truncations = [
+        {
+            "seq": t.seq,
+            "epoch": t.epoch,
+            "lost_from_seq": t.lost_from,
+            "lost_to_seq": t.lost_to,
+            "lost_events_at_least": int(t.statement["lost"]["events_at_least"]),
+            "checkpoint_file": str(t.statement.get("checkpoint", {}).get("file", "")),
+            "checkpoint_size": t.statement.get("checkpoint", {}).get("size"),
+            "checkpoint_merkle_root": t.statement.get("checkpoint", {}).get("merkle_root"),
+            "accepted_at": str(t.statement.get("accepted_at", "")),
+            "statement": TRUNCATION_STATEMENT,
+        }
+        for t in history.truncations
+        if first_seq is not None and first_seq < t.seq
+    ]
     journal = {
         "size": state.size,
         "first_retained_seq": state.first_seq,
         "last_hash": state.last_hash,
         "merkle_root_hex": state.tree.root().hex(),
         "chain": "chain ok",
+        "epoch": len(history.truncations),
+        "truncations": truncations,
     }
     context: list[Record] = []
     if found:  # the policy in force when the session began, and any loaded during it
@@ -220,7 +250,6 @@ def report_document(
     times = sorted(b["ts"] for b in bodies)
     agents = sorted({b.get("agent") or "" for b in bodies})
     retention_days = policy.audit.retention_days if policy is not None else None
-    log_payloads = policy.audit.log_payloads if policy is not None else None
     statuses = Counter(str(v.get("status", "")) for v in coverage.values())
     vk = signing_key.verify_key
     return {
@@ -258,7 +287,7 @@ def report_document(
         },
         "retention": {
             "retention_days": retention_days,
-            "log_payloads": log_payloads,
+            "payloads_stored": False,  # Masker never keeps request or response payloads
             "payloads_in_clear": False,
             "journal_first_retained_seq": journal["first_retained_seq"],
             "statement": RETENTION_STATEMENT,
@@ -278,7 +307,7 @@ def report_document(
 def verify_report(
     path: Path,
     *,
-    pubkey: VerifyKey | None = None,
+    pubkey: VerifyKey | KeyPin | None = None,
     journal_dir: Path | None = None,
     audit_key: bytes | None = None,
 ) -> VerifyResult:
@@ -313,10 +342,11 @@ def verify_report(
         named = VerifyKey(base64.b64decode(doc["signer"]["public_key_b64"]))
     except (KeyError, TypeError, ValueError):
         return _fail("report does not name its signing key")
-    if pubkey is not None and bytes(pubkey) != bytes(named):
-        return _fail(f"report is signed by another key ({fingerprint(named)}, expected {fingerprint(pubkey)})")
+    pin = KeyPin.of(pubkey)
+    if pin is not None and not pin.accepts(named):
+        return _fail(f"report is signed by another key ({fingerprint(named)}, expected {pin.describe()})")
     try:
-        (pubkey or named).verify(data, signature)
+        named.verify(data, signature)
     except (BadSignatureError, ValueError):
         return _fail("signature does not verify")
     if text is not None:
@@ -331,7 +361,7 @@ def verify_report(
         problem = _check_against_journal(doc, Path(journal_dir), audit_key)
         if problem:
             return _fail(problem, first_bad_seq=doc.get("events", {}).get("first_seq"))
-    note = "" if pubkey is not None else " (checked with the key the report names; pin it with --pubkey)"
+    note = "" if pin is not None else " (checked with the key the report names; pin it with --pubkey)"
     journal_note = "" if journal_dir is not None and audit_key is not None else " (journal not checked)"
     return VerifyResult(True, count, f"report ok{note}{journal_note}", None, merkle_root=str(doc.get("merkle_root_hex")))
 
@@ -368,10 +398,13 @@ def _check_against_journal(doc: dict[str, Any], directory: Path, audit_key: byte
         return "report lacks its journal facts"
     found: list[Record] = []
     roots: dict[str, str] = {}
+    cut_at: list[int] = []
 
     def keep(rec: Record, st: ChainState) -> None:
         if rec.seq < size and rec.body.get("session") == session:
             found.append(rec)
+        if rec.body.get("kind") == JOURNAL_TRUNCATED:
+            cut_at.append(rec.seq)
         if st.size == size:
             roots["journal"] = st.tree.root().hex()
 
@@ -383,10 +416,14 @@ def _check_against_journal(doc: dict[str, Any], directory: Path, audit_key: byte
             scan(directory, audit_key, state, keep)
         except ChainBroken as exc:
             return f"journal does not verify: {exc}"
+    later_cuts = cut_at[int(doc["journal"].get("epoch", 0) or 0):]  # accepted after the report was made
+    accepted = (f"; a truncation was accepted at seq {later_cuts[0]} (journal_truncated) after the report was made"
+                if later_cuts else "")
     if state.size < size:
-        return f"journal has {state.size} events, fewer than the {size} the report was made from (truncated or rolled back)"
+        return (f"journal has {state.size} events, fewer than the {size} the report was made from "
+                f"(truncated or rolled back{accepted})")
     if roots.get("journal") != doc["journal"].get("merkle_root_hex"):
-        return "journal Merkle root differs from the report's (journal rewritten since)"
+        return f"journal Merkle root differs from the report's (journal rewritten since{accepted})"
     if session_merkle_root(found) != doc.get("merkle_root_hex"):
         return "session Merkle root differs from the journal's events for this session"
     return None

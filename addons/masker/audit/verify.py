@@ -24,7 +24,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ import rfc8785
 from nacl.signing import VerifyKey
 
 from . import checkpoint as cpmod
+from .keys import KeyPin
 from .merkle import CompactRange, inclusion_proof, leaf_hash, verify_inclusion
 from .merkle import root as merkle_root
 
@@ -189,12 +190,14 @@ def scan(
     on_record: Callable[[Record, ChainState], None] | None = None,
     *,
     stop_before: str | None = None,
+    before: Callable[[Record, ChainState], None] | None = None,
 ) -> ChainState:
     """Read and verify every line after ``state`` (which is updated in place).
 
     Files named ``stop_before`` or later are not read. Raises ChainBroken at
     the first problem; ``state`` then describes the last good record, so a
-    torn final line can be cut at ``state.offset``.
+    torn final line can be cut at ``state.offset``. ``before`` sees each
+    verified record with the state *before* it (``on_record``: after it).
     """
     files = journal_files(directory)
     if stop_before is not None:
@@ -222,6 +225,8 @@ def scan(
                         state.size, torn=last, file=name, offset=offset,
                     )
                 rec = _parse(line, audit_key, state)
+                if before is not None:
+                    before(rec, state)
                 offset += len(line)
                 state.size += 1
                 state.last_hash = rec.curr_hash
@@ -276,6 +281,8 @@ class VerifyResult:
     size: int = 0  # total events ever appended (pruned ones included)
     last_hash: str = ""
     merkle_root: str = ""  # RFC 6962 root over all ``size`` events, hex
+    checked: tuple[str, ...] = ()  # the signed checkpoints (files) the journal was compared with
+    notes: tuple[str, ...] = ()  # PHI-free remarks: accepted truncations, skipped checkpoints
 
 
 def verify_journal(
@@ -283,46 +290,42 @@ def verify_journal(
     audit_key: bytes,
     *,
     checkpoint: Path | None = None,
-    verify_key: VerifyKey | None = None,
+    verify_key: VerifyKey | KeyPin | None = None,
+    checkpoint_dirs: Sequence[Path] = (),
 ) -> VerifyResult:
-    """Verify the chain, and with a trusted checkpoint, that nothing was cut,
-    rolled back or re-sealed up to its size."""
+    """Verify the chain, and against signed checkpoints that nothing was cut,
+    rolled back or re-sealed up to their size.
+
+    ``checkpoint``: one trusted checkpoint (``.json`` or C2SP ``.note``);
+    else the newest of each epoch in ``checkpoint_dirs`` (the local
+    checkpoint directory, witness directories). ``verify_key``: the pinned
+    key (or a ``KeyPin``); the journal's signed key-rotation events extend
+    it. Without one, checkpoints are checked with the key the journal pins
+    or the one they embed, which proves integrity, not authorship.
+    """
+    from .integrity import JournalIntegrityError, examine
+
     directory = Path(directory)
-    trusted = None
-    if checkpoint is not None:
-        try:
-            trusted = cpmod.load(Path(checkpoint))
-        except ValueError as exc:
-            return VerifyResult(False, 0, str(exc), 0)
-        problem = cpmod.check(trusted, verify_key)
-        if problem:
-            return VerifyResult(False, 0, problem, 0)
-    seen: dict[str, str] = {}
-
-    def note(_rec: Record | None, st: ChainState) -> None:
-        if trusted is not None and st.size == trusted.size:
-            seen["last_hash"], seen["root"] = st.last_hash, st.tree.root().hex()
-
+    try:
+        if checkpoint is not None:
+            heads, explicit = [cpmod.read_head(Path(checkpoint))], True
+        else:
+            heads, explicit = [h for d in checkpoint_dirs for h in cpmod.newest_heads(Path(d))], False
+    except ValueError as exc:
+        return VerifyResult(False, 0, str(exc), 0)
     with shared_lock(directory):
         try:
-            state = initial_state(directory, verify_key)
-            note(None, state)
-            scan(directory, audit_key, state, note)
-        except ChainBroken as exc:
-            return VerifyResult(False, 0, str(exc), exc.seq)
-    count = state.size - state.first_seq
-    result = dict(event_count=count, size=state.size, last_hash=state.last_hash, merkle_root=state.tree.root().hex())
-    if trusted is not None:
-        if trusted.size > state.size:
-            msg = f"journal ends at seq {state.size - 1} but a checkpoint covers {trusted.size} events (truncated or rolled back)"
-            return VerifyResult(False, message=msg, first_bad_seq=state.size, **result)
-        if not seen:
-            msg = f"checkpoint at size {trusted.size} predates the retention cut at seq {state.first_seq}; use a newer one"
-            return VerifyResult(False, message=msg, first_bad_seq=state.first_seq, **result)
-        if seen["last_hash"] != trusted.last_hash or seen["root"] != trusted.merkle_root:
-            msg = f"journal differs from the checkpoint at size {trusted.size} (rewritten at or before seq {trusted.size - 1})"
-            return VerifyResult(False, message=msg, first_bad_seq=max(trusted.size - 1, 0), **result)
-    return VerifyResult(True, message=CHAIN_OK, **result)
+            verdict = examine(directory, audit_key, KeyPin.of(verify_key), heads, explicit=explicit)
+        except JournalIntegrityError as exc:
+            st = exc.state
+            extra = dict(size=st.size, last_hash=st.last_hash, merkle_root=st.tree.root().hex()) if st else {}
+            count = st.size - st.first_seq if st else 0
+            return VerifyResult(False, count, str(exc), exc.seq, **extra)
+    st = verdict.state
+    return VerifyResult(
+        True, st.size - st.first_seq, CHAIN_OK, None, st.size, st.last_hash, st.tree.root().hex(),
+        tuple(str(h.path) for h in verdict.checked), tuple(verdict.notes),
+    )
 
 
 @dataclass(frozen=True, slots=True)
