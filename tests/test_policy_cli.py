@@ -100,6 +100,42 @@ def test_validate_json(keyed, tmp_path, capsys):
     ]
 
 
+def test_no_key_check_lints_without_the_key_and_names_the_skipped_check(monkeypatch, capsys):
+    monkeypatch.delenv("MASKER_KEY_K_HEALTHCARE", raising=False)
+    assert run("validate", str(default_policy_path())) == 1
+    captured = capsys.readouterr()
+    assert "--no-key-check" in captured.err  # the failure says how to lint without the key
+    assert run("validate", "--no-key-check", str(default_policy_path())) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"ok healthcare-default {shipped_hash()}",
+        "skipped: unknown_kid (whether MASKER_KEY_K_HEALTHCARE is set; --no-key-check)",
+    ]
+    assert run("validate", "--no-key-check", "--json", str(default_policy_path())) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and doc["skipped"] == [{"code": "unknown_kid", "check": "MASKER_KEY_K_HEALTHCARE is set"}]
+
+
+def test_no_key_check_still_checks_everything_else(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("MASKER_KEY_K_HEALTHCARE", raising=False)
+    path = write(tmp_path, "bad.yaml", SHIPPED.replace("media: block", "media: sometimes"))
+    assert run("validate", "--no-key-check", str(path)) == 1
+    out = capsys.readouterr().out
+    assert ": invalid_value: media:" in out and "unknown_kid" in out.splitlines()[-1]
+    assert "is not set" not in out
+
+
+def test_a_missing_file_is_reported_as_not_found(keyed, tmp_path, capsys):
+    missing = tmp_path / "nope.yaml"
+    assert run("validate", str(missing)) == 1
+    out = capsys.readouterr().out
+    assert out == f"{missing}: file not found\n"
+    assert "yaml_error" not in out
+    assert run("validate", "--json", str(missing)) == 1
+    assert json.loads(capsys.readouterr().out)["issues"][0]["code"] == "file_not_found"
+    assert run("diff", str(missing), str(default_policy_path())) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------- diff
 
 

@@ -9,33 +9,103 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Iterator, Mapping, TextIO
 
-from masker import __version__
+from masker import __version__, logs
+from masker.policy.load import PolicyError
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("masker").setLevel(os.environ.get("MASKER_LOG_LEVEL", "INFO"))
+    args.started = started
+    try:
+        logs.configure(getattr(args, "log_format", None))
+    except ValueError as exc:  # a bad MASKER_LOG_FORMAT
+        print(f"masker: error: {exc}", file=sys.stderr)
+        return 2
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
     try:
         _load_dev_keys(args)
-        if getattr(args, "vault_command", None):
-            return _run_journaled(args)
-        return args.func(args)
+        if getattr(args, "vault_command", None) and not getattr(args, "dry_run", False):
+            rc = _run_journaled(args)
+        else:
+            rc = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except PolicyError as exc:  # each issue on its own line: file:line: code: path: message
+        for issue in exc.issues:
+            print(f"masker: error: {issue.format(exc.source)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a clear one-line error, never a traceback with data in it
         print(f"masker: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        rc = 1
+    if rc and (hint := key_hint(needed_keys(args), _data_dir(args))):
+        print(hint, file=sys.stderr)
+    return rc
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``masker detect ... | head``): stop quietly, like any Unix tool.
+
+    stdout is pointed at /dev/null so that the interpreter's final flush
+    cannot raise again; the exit status is the shell's for SIGPIPE (128 + 13).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from masker.runtime import default_data_dir
+
+    return Path(getattr(args, "data_dir", None) or default_data_dir())
+
+
+def needed_keys(args: argparse.Namespace) -> tuple[str, ...]:
+    """The key variables the audit/report command in ``args`` reads."""
+    from masker.audit.keys import AUDIT_KEY_ENV, SIGNING_KEY_ENV
+
+    command = getattr(args, "audit_command", None)
+    if command == "verify":
+        return (AUDIT_KEY_ENV,)
+    if command == "prune":
+        return (AUDIT_KEY_ENV, SIGNING_KEY_ENV)
+    words = getattr(args, "words", None)
+    if words is None:  # not ``masker report``
+        return ()
+    if words[:1] == ["verify"] and getattr(args, "session", None) is None:
+        return (AUDIT_KEY_ENV,) if getattr(args, "journal", None) else ()
+    return (AUDIT_KEY_ENV, SIGNING_KEY_ENV)
+
+
+def key_hint(names: tuple[str, ...] | list[str], data_dir: Path, env: Mapping[str, str] = os.environ) -> str | None:
+    """Where a missing audit key comes from (names variables and paths, never a value); None if none is missing."""
+    from masker.runtime import DEV_KEYS_FILE, is_production
+
+    missing = [name for name in names if not env.get(name)]
+    if not missing:
+        return None
+    what = " and ".join(missing)
+    if is_production(env):
+        return (f"hint: {what} must be set in this environment to the value the sidecar runs with "
+                "(MASKER_ENV=production: no dev keys are read)")
+    dev = Path(data_dir) / DEV_KEYS_FILE
+    return (f"hint: set {what} in this environment, or give --data-dir DIR (or MASKER_DATA_DIR) of the sidecar "
+            f"that wrote the journal: outside production its dev keys are read from DIR/{DEV_KEYS_FILE} "
+            f"({'present but without ' + what if dev.exists() else 'there is none'} at {dev})")
 
 
 def _load_dev_keys(args: argparse.Namespace) -> None:
@@ -65,7 +135,11 @@ def _run_journaled(args: argparse.Namespace) -> int:
         audit_key = audit_key_from_env(os.environ)
     except Exception as exc:
         rc = args.func(args)
+        if not getattr(args, "erased", True):
+            return rc  # nothing was erased (declined, or nothing matched): nothing to journal
         print(f"masker: the erasure was not journaled: {exc}", file=sys.stderr)
+        if hint := key_hint(("MASKER_AUDIT_KEY",), data_dir):
+            print(hint, file=sys.stderr)
         return rc or 1
     try:
         signing_key = signing_key_from_env(os.environ)
@@ -152,7 +226,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from masker.detect.pipeline import Detector
     from masker.policy.load import default_policy_path, load_policy
 
-    policy = load_policy(args.policy or default_policy_path())  # detection needs no keys
+    path = args.policy or default_policy_path()
+    if not Path(path).is_file():
+        print(f"masker: error: policy file not found: {path}", file=sys.stderr)
+        return 1
+    policy = load_policy(path)  # detection needs no keys
     model_dir = None if args.no_ner else default_model_dir()
     ner = NerPass(model_dir) if model_dir is not None and "ner" in policy.passes else None
     detector = Detector(policy, ner=ner, cache=DetectionCache())

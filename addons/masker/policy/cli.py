@@ -11,11 +11,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from masker.policy.coverage import coverage_matrix
 from masker.policy.diff import diff_policies
-from masker.policy.load import PolicyIssue, check_policy_file
+from masker.policy.load import ROOT, PolicyIssue, check_policy_file
 from masker.policy.model import Policy
 
 # diff compares what two files list, even when one predates a kind, or still
@@ -29,9 +29,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     commands = policy.add_subparsers(dest="policy_command", required=True)
 
     validate = commands.add_parser(
-        "validate", help="validate a policy file (MASKER_KEY_<kid> must be set in this environment)"
+        "validate",
+        help="validate a policy file (MASKER_KEY_<kid> must be set in this environment, unless --no-key-check)",
     )
     validate.add_argument("file", type=Path)
+    validate.add_argument(
+        "--no-key-check",
+        action="store_true",
+        help="check everything but whether MASKER_KEY_<kid> is set (linting in CI without the production key); "
+        "the skipped check is named in the output",
+    )
     validate.add_argument("--json", action="store_true", help="machine-readable output")
     validate.set_defaults(func=cmd_validate)
 
@@ -60,16 +67,31 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
+NOT_FOUND = "file_not_found"
+KEY_CHECK = "unknown_kid"  # the code of the check --no-key-check skips
+
+
+def _check(path: Path, env: Mapping[str, str] | None, tolerate: tuple[str, ...] = ()) -> tuple[Policy | None, list[PolicyIssue]]:
+    """``check_policy_file``, with a missing file reported as such (not as a YAML error)."""
+    if not path.exists():
+        return None, [PolicyIssue(NOT_FOUND, ROOT, 0, "file not found")]
+    return check_policy_file(path, env, tolerate=tolerate)
+
+
+def _format(issue: PolicyIssue, source: str) -> str:
+    return f"{source}: {issue.message}" if issue.code == NOT_FOUND else issue.format(source)
+
+
 def _load_or_report(path: Path, tolerate: tuple[str, ...] = ()) -> Policy | None:
     """The policy, or None after writing its issues to stderr (keys not checked).
 
     A policy that loads only because ``removed_key`` is tolerated still gets
     those issues written to stderr, as notes.
     """
-    policy, issues = check_policy_file(path, None, tolerate=tolerate)
+    policy, issues = _check(path, None, tolerate=tolerate)
     if policy is None:
         for issue in issues:
-            print(issue.format(str(path)), file=sys.stderr)
+            print(_format(issue, str(path)), file=sys.stderr)
     else:
         for issue in issues:
             if issue.code in _NOTED:
@@ -78,8 +100,11 @@ def _load_or_report(path: Path, tolerate: tuple[str, ...] = ()) -> Policy | None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    policy, issues = check_policy_file(args.file, os.environ)
+    skip_keys = getattr(args, "no_key_check", False)
+    policy, issues = _check(args.file, None if skip_keys else os.environ)
     ok = policy is not None and not issues
+    skipped = [KEY_CHECK] if skip_keys else []
+    kid_var = f"MASKER_KEY_{policy.kid}" if policy is not None else "MASKER_KEY_<kid>"
     if args.json:
         _print_json(
             {
@@ -88,13 +113,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 "name": policy.name if ok else None,
                 "hash": policy.hash if ok else None,
                 "issues": [_issue_json(i) for i in issues],
+                "skipped": [{"code": KEY_CHECK, "check": f"{kid_var} is set"}] if skipped else [],
             }
         )
-    elif ok:
-        print(f"ok {policy.name} {policy.hash}")
     else:
+        if ok:
+            print(f"ok {policy.name} {policy.hash}")
         for issue in issues:
-            print(issue.format(str(args.file)))
+            print(_format(issue, str(args.file)))
+        if skip_keys:
+            print(f"skipped: {KEY_CHECK} (whether {kid_var} is set; --no-key-check)")
+        elif any(i.code == KEY_CHECK for i in issues):
+            print(f"note: to check everything but the key, run: masker policy validate --no-key-check {args.file}",
+                  file=sys.stderr)
     return 0 if ok else 1
 
 

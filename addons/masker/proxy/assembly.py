@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from masker.engine import Engine
+from masker.proxy.access_log import AccessLog
 from masker.proxy.engine_holder import EngineFactory, EngineHolder
+from masker.proxy.flow_marks import FlowMarks
 from masker.proxy.identity import Identity
 from masker.proxy.local_endpoints import LocalEndpoints
 from masker.proxy.masking import ForwardGuard, Masking
@@ -37,4 +39,6 @@ def sidecar_addons(engine: Engine | None = None, *, engine_factory: EngineFactor
         UpstreamGuard(),
         Rehydration(current, recorder),
         RealtimeSocket(current, recorder),
+        AccessLog(),  # after every other addon: sees each flow's final outcome
+        FlowMarks(),  # mitmweb: comments, marks, a bounded copy of streamed bodies
     ]

@@ -14,6 +14,7 @@ to the usual public roots (``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Mapping
 
@@ -72,7 +73,11 @@ def write_bundle(cert_pem: bytes, out: Path, roots: Path | None = None) -> Path:
     return out
 
 
+ENV_NAMES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+
+
 def env_lines(bundle: Path) -> list[str]:
-    """What the app container needs to trust Masker (Python httpx/requests, Node)."""
-    b = bundle.resolve()
-    return [f"SSL_CERT_FILE={b}", f"REQUESTS_CA_BUNDLE={b}", f"NODE_EXTRA_CA_CERTS={b}"]
+    """What the app container needs to trust Masker (Python httpx/requests, Node),
+    as ``export NAME=PATH`` lines a POSIX shell can ``eval`` or ``source`` (the path shell-quoted)."""
+    b = shlex.quote(str(bundle.resolve()))
+    return [f"export {name}={b}" for name in ENV_NAMES]

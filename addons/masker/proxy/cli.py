@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from masker import logs
 from masker.proxy import ca
 from masker.proxy.routing import DEFAULT_LLM_HOSTS
+
+log = logging.getLogger("masker")
+
+WEB_COLUMNS = ("tls", "icon", "path", "method", "status", "size", "time", "comment")
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -27,7 +34,8 @@ def _host_port(text: str) -> tuple[str, int]:
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("run", help="run the Masker sidecar proxy")
     run.add_argument("--listen", type=_host_port, default=("127.0.0.1", 8080), metavar="HOST:PORT",
-                     help="proxy listen address (default 127.0.0.1:8080)")
+                     help="listen address of every --mode that names no @PORT of its own (default 127.0.0.1:8080); "
+                          "the start-up lines say what actually listens")
     run.add_argument("--mode", action="append", metavar="MODE",
                      help="mitmproxy mode, repeatable: regular (default), reverse:https://api.openai.com@8081, ...")
     run.add_argument("--policy", help="mask policy YAML (default: the shipped policy)")
@@ -40,14 +48,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="worker processes that mask requests (0: inside the proxy process; default: one per core, up to 4)")
     run.add_argument("--web", action="store_true",
                      help="serve the mitmweb UI for debugging: it shows rehydrated responses (PHI) to whoever holds the "
-                          "password ($MASKER_WEB_PASSWORD, best an argon2 hash; else a random token is printed)")
+                          "password ($MASKER_WEB_PASSWORD, best an argon2 hash; else a random token, printed once "
+                          "on stderr in the UI's URL, never logged)")
     run.add_argument("--web-listen", type=_host_port, default=("127.0.0.1", 8091), metavar="HOST:PORT",
                      help="mitmweb UI address (default 127.0.0.1:8091)")
+    run.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                     help="log lines as text (default) or one JSON object per line (default $MASKER_LOG_FORMAT or text)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="OPTION=VALUE",
                      help="any other mitmproxy / masker_* option, repeatable")
     run.set_defaults(func=cmd_run)
 
-    cap = subparsers.add_parser("ca", help="write the CA bundle app containers must trust, print the env lines")
+    cap = subparsers.add_parser(
+        "ca", help="write the CA bundle app containers must trust; print export lines for eval or source",
+        description="Writes the trust bundle and prints shell lines to stdout that can be eval'd or sourced: "
+                    'eval "$(masker ca)"')
     cap.add_argument("--data-dir", help="data directory (default $MASKER_DATA_DIR or ./.data)")
     cap.add_argument("--out", help="bundle path (default <data-dir>/ca-bundle.pem)")
     cap.add_argument("--roots", help="root certificates to start from (default: certifi's Mozilla roots)")
@@ -76,7 +90,9 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
         settings["masker_workers"] = args.workers
     if args.web:
         settings.update(web_host=args.web_listen[0], web_port=args.web_listen[1],
-                        web_password=os.environ.get("MASKER_WEB_PASSWORD", ""))
+                        web_password=os.environ.get("MASKER_WEB_PASSWORD", ""),
+                        # the comment column shows each flow's agent, session and outcome (masker.proxy.flow_marks)
+                        web_columns=list(WEB_COLUMNS))
     return settings
 
 
@@ -85,12 +101,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from masker.proxy.master import run_master
 
+    started = getattr(args, "started", None) or time.monotonic()
     settings = run_settings(args)
-    where = f"{settings['listen_host']}:{settings['listen_port']}"
-    print(f"masker: listening on {where}, mode {', '.join(settings['mode'])}, data dir {settings['masker_data_dir']}",
-          file=sys.stderr)
+    log.info("starting Masker: mode %s, data dir %s, CA %s", ", ".join(settings["mode"]),
+             settings["masker_data_dir"], settings["confdir"])
     try:
-        return asyncio.run(run_master(settings, web=args.web, extra=args.sets))
+        return asyncio.run(run_master(settings, web=args.web, extra=args.sets, started=started))
     except exceptions.OptionsError as e:
         print(f"masker run: {e}", file=sys.stderr)
         return 2
@@ -101,7 +117,8 @@ def cmd_ca(args: argparse.Namespace) -> int:
     cert = ca.ensure_ca(ca.ca_dir(data_dir))
     out = Path(args.out) if args.out else data_dir / ca.BUNDLE_FILE
     bundle = ca.write_bundle(cert, out, Path(args.roots) if args.roots else None)
-    print(f"# Masker CA bundle written to {bundle}; set in the app container:")
+    print(f"masker: CA bundle written to {bundle}; the app container needs these variables "
+          '(eval "$(masker ca ...)" or source the output)', file=sys.stderr)
     for line in ca.env_lines(bundle):
         print(line)
     return 0

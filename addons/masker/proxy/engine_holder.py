@@ -10,15 +10,26 @@ env, workers=N, detect_timeout=T)`` and returns a runtime holding the engine
 as ``.engine`` (closed at shutdown: the journal's final checkpoint; its
 ``audit_key`` verifies the journal) or a bare engine (the test fakes).
 
-If the engine cannot be built (bad policy, missing keys, unreadable data
-dir), the proxy keeps running but every request is answered 503
-``engine_unavailable`` and ``/readyz`` says so: fail closed, never forward.
+Start-up contract. If the engine cannot be built when the proxy starts (a
+missing or invalid policy, missing keys under ``MASKER_ENV=production``, a
+worker that cannot start, an unreadable data dir), every reason is logged
+at ERROR (policy issues as ``FILE:LINE: CODE: PATH: message``, a missing
+file as ``policy file not found: PATH``) and the process exits 1: mitmproxy
+stops on an error logged during start-up, and the holder asks it to shut
+down as well. The one exception is the documented development fallback:
+with ``MASKER_DEV=1`` outside production, an invalid (not a missing) policy
+is logged as warnings and the shipped default policy is used instead.
+
+If a rebuild fails later (an engine option changed at run time), the proxy
+keeps running but every request is answered 503 ``engine_unavailable`` and
+``/readyz`` says so: fail closed, never forward.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,9 +38,10 @@ from mitmproxy import ctx
 from masker.audit.keys import audit_key_from_env
 from masker.audit.verify import verify_journal
 from masker.engine import Engine
+from masker.policy.load import PolicyError, check_policy_file, default_policy_path
 from masker.proxy.options import audit_window, data_dir, detect_timeout
 from masker.proxy.recorder import AuditRecorder
-from masker.runtime import open_runtime
+from masker.runtime import StartupError, is_production, open_runtime
 
 log = logging.getLogger("masker.proxy")
 
@@ -59,6 +71,8 @@ class EngineHolder:
         self.recorder: AuditRecorder | None = AuditRecorder(engine.record) if engine is not None else None
         self._runtime: Any = None
         self.problem: str | None = None if engine is not None else "engine not built yet"
+        self.startup_failure: str | None = None  # why the engine could not be built at start-up
+        self.build_seconds: float | None = None
 
     def unready(self) -> str | None:
         """Why requests are refused now (None: ready): no engine, a latched journal or recorder."""
@@ -81,7 +95,7 @@ class EngineHolder:
     def running(self) -> None:
         self._running = True
         if not self._fixed:
-            self._build()
+            self._build(startup=True)
 
     def done(self) -> None:
         self._close()
@@ -99,12 +113,16 @@ class EngineHolder:
             except Exception as e:  # noqa: BLE001
                 log.error("masker runtime did not close cleanly: %s", type(e).__name__)
 
-    def _build(self) -> None:
+    def _build(self, startup: bool = False) -> None:
         self._close()
+        started = time.monotonic()
         try:
-            policy = Path(ctx.options.masker_policy) if ctx.options.masker_policy else None
+            policy = self._policy_path()
+            workers = ctx.options.masker_workers
+            log.info("loading policy %s, data dir %s, %s", policy or f"{default_policy_path()} (shipped)", data_dir(),
+                     f"{workers} worker processes" if workers else "masking in the proxy process")
             built = self._factory(
-                policy, data_dir(), os.environ, workers=ctx.options.masker_workers, detect_timeout=detect_timeout()
+                policy, data_dir(), os.environ, workers=workers, detect_timeout=detect_timeout()
             )
             if hasattr(built, "engine"):
                 self._runtime, self.engine = built, built.engine
@@ -112,12 +130,55 @@ class EngineHolder:
                 self.engine = built
             self.recorder = AuditRecorder(self.engine.record, window=audit_window() or 0.0)
             self.problem = None
-            log.info("masker engine ready (policy %s)", getattr(self.engine.policy, "name", "?"))
-        except Exception as e:  # noqa: BLE001 - fail closed: requests get 503
+            self.build_seconds = time.monotonic() - started
+            log.info("masker engine ready in %.1f s (%s)", self.build_seconds, self.describe())
+        except Exception as e:  # noqa: BLE001 - fail closed
             self.problem = f"engine could not be built: {type(e).__name__}"
-            # warning, not error: mitmproxy exits on startup errors, and a running
-            # proxy that answers 503 (and /readyz 503) is the documented behaviour.
-            log.warning("masker NOT READY, every request is refused: %s: %s", self.problem, e)
+            if startup:
+                self.startup_failure = self.problem
+                for line in explain(e):
+                    log.error("masker cannot start: %s", line)
+                log.error("masker refuses to start: %s", self.problem)
+                ctx.master.shutdown()  # mitmproxy's start-up error check exits 1 as well
+            else:
+                # a running proxy that answers 503 (and /readyz 503) until the options are fixed
+                log.warning("masker NOT READY, every request is refused: %s: %s", self.problem, "; ".join(explain(e)))
+
+    @staticmethod
+    def _policy_path() -> Path | None:
+        """``masker_policy`` (None: the shipped one); a missing file is an error, never a fallback.
+
+        With ``MASKER_DEV=1`` outside production, an invalid policy is logged
+        (warnings: codes, paths, lines) and the shipped default is used.
+        """
+        raw = ctx.options.masker_policy
+        if not raw:
+            return None
+        path = Path(raw)
+        if not path.is_file():
+            raise StartupError(f"policy file not found: {path}")
+        if os.environ.get("MASKER_DEV", "").strip() == "1" and not is_production(os.environ):
+            policy, issues = check_policy_file(path, None)  # keys: dev keys are made for its kid
+            if policy is None or issues:
+                for issue in issues:
+                    log.warning("invalid mask policy: %s", issue.format(str(path)))
+                log.warning("MASKER_DEV=1: using the shipped default policy %s instead of %s", default_policy_path(), path)
+                return None
+        return path
+
+    def describe(self) -> str:
+        """What runs: policy, workers, NER provider (no values)."""
+        engine = self.engine
+        if engine is None:
+            return self.problem or "no engine"
+        policy = getattr(engine, "policy", None)
+        parts = [f"policy {getattr(policy, 'name', '?')} ({str(getattr(policy, 'hash', ''))[:12]})"]
+        pool = getattr(self._runtime, "pool", None)
+        parts.append(f"{pool.workers} worker processes" if pool is not None else "masking in the proxy process")
+        ner = getattr(self._runtime, "ner_provider", None)
+        if callable(ner):
+            parts.append(f"ner {ner() or 'off'}")
+        return ", ".join(parts)
 
     def verify(self) -> dict[str, Any]:
         """Verify the audit journal of the data dir (for ``POST /audit/verify``)."""
@@ -125,6 +186,15 @@ class EngineHolder:
         key = getattr(self._runtime, "audit_key", None) or _audit_key(directory)
         result = verify_journal(directory / "journal", key)
         return {"ok": bool(result.ok), "event_count": result.event_count, "message": result.message}
+
+
+def explain(e: BaseException) -> list[str]:
+    """Why the engine could not be built, one line per reason; no values (policy
+    issues name codes, paths and lines; key errors name variables)."""
+    if isinstance(e, PolicyError):
+        return [issue.format(e.source) for issue in e.issues] or [str(e)]
+    text = str(e)
+    return [f"{type(e).__name__}: {text}" if text else type(e).__name__]
 
 
 def _audit_key(directory: Path) -> bytes:

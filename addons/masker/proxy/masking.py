@@ -28,7 +28,7 @@ from masker.engine import Engine, MaskingError, TextField
 from masker.providers import headers as provider_headers
 from masker.providers import router, url
 from masker.providers.base import loads_strict
-from masker.proxy import errors, routing
+from masker.proxy import access_log, errors, routing
 from masker.proxy.codec import BodyTooLarge, decode_bounded
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.options import detect_timeout, max_body_bytes
@@ -148,7 +148,9 @@ class Masking:
                       detail={"host": req.pretty_host, "path": url.route_template(path), "method": req.method})
 
         def mask(fields: list[TextField]) -> list[str]:
-            return engine.mask_texts(fields, scope)
+            masked = engine.mask_texts(fields, scope)
+            access_log.count_masked(flow.metadata, fields, masked)  # kinds and counts for the access line, no values
+            return masked
 
         query = list(req.query.items(multi=True))
 
