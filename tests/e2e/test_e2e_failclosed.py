@@ -17,7 +17,7 @@ import uuid
 import httpx
 import pytest
 
-from conftest import free_port, mitmdump_cmd, request_events, start_sidecar, REAL_ENGINE
+from conftest import REAL_ENGINE, ROOT, _env, free_port, mitmdump_cmd, request_events, start_sidecar
 from fake_engine import PHI as FAKE_PHI
 from fake_engine import REHYDRATE_BOMB
 from fake_upstream import REPLAY_PREVIOUS
@@ -164,20 +164,20 @@ def test_non_llm_host_is_tunnelled_untouched(sidecar, upstream, upstream_certs):
     assert upstream.received[-1].body == body
 
 
-def test_engine_unavailable_refuses_everything(tmp_path, upstream, upstream_certs):
-    """The real engine cannot start (the policy file is missing): 503 for everything, never forwarded."""
+def test_engine_unavailable_at_start_up_exits_and_forwards_nothing(tmp_path, upstream, upstream_certs):
+    """The real engine cannot be built (the policy file is missing): the sidecar
+    exits 1 naming the file and never listens, so nothing can be forwarded. (A
+    rebuild failing after start answers 503: tests/test_proxy_cli.py.)"""
     port = free_port()
     cmd = mitmdump_cmd(port, tmp_path, upstream_certs[0], REAL_ENGINE, "--set", f"masker_policy={tmp_path / 'missing.yaml'}")
-    with start_sidecar(cmd, tmp_path, port, upstream, reverse=False) as sc:
-        with httpx.Client(proxy=sc.url, verify=False, trust_env=False, timeout=20) as c:
-            ready = c.get("http://masker.local/readyz")
-            r = c.post(URL, content=json.dumps(BODY).encode(), headers={"content-type": "application/json"})
-            g = c.get("https://api.openai.com/v1/models")
-    assert ready.status_code == 503 and ready.json()["reason"].startswith("engine could not be built")
-    assert r.status_code == 503 and _error(r)["code"] == "engine_unavailable"
-    assert g.status_code == 503
+    log = tmp_path / "sidecar.log"
+    with log.open("wb") as out:
+        proc = subprocess.run(cmd, cwd=ROOT, env=_env(upstream), stdout=out, stderr=subprocess.STDOUT, timeout=60)
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 1, text[-2000:]
+    assert "policy file not found" in text
     assert upstream.received == []
-    assert values_in(sc.log_text()) == []
+    assert values_in(text) == []
 
 
 def test_rehydration_failure_is_a_502_not_a_leak(fake_sidecar, bundle, upstream):
