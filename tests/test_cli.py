@@ -122,6 +122,23 @@ def test_audit_prune_keeps_a_verifiable_journal(tmp_path: Path, regex_policy: Pa
     assert verify.returncode == 0 and "chain ok" in verify.stdout
 
 
+def test_audit_prune_dry_run_deletes_nothing_and_old_files_are_listed(tmp_path: Path, regex_policy: Path) -> None:
+    data = tmp_path / "data"
+    run(["mask", "-", "--policy", str(regex_policy), "--data-dir", str(data)], TEXT + "\n", tmp_path)
+    old = data / "journal" / "events-2001-01-01.jsonl"  # an empty day file from long ago, listed first
+    old.write_text("")
+    dry = run(["audit", "prune", "--days", "30", "--dry-run", "--data-dir", str(data)], "", tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would prune 1 journal day file(s)" in dry.stdout and old.name in dry.stdout and old.exists()
+
+
+def test_a_pubkey_path_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    from masker.audit.keys import KeyConfigError, load_verify_key
+
+    with pytest.raises(KeyConfigError, match="no such file"):
+        load_verify_key(str(tmp_path / "missing.pem"))
+
+
 def test_detect_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     cmd = f"yes 'call me later' | head -n 20000 | {sys.executable} -m masker.cli detect --no-ner - | head -n 1"
     res = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, cwd=tmp_path, timeout=120,

@@ -80,6 +80,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     prune.add_argument("--days", type=int, help="retention in days (default: the policy's audit.retention_days)")
     prune.add_argument("--policy", type=Path, help="policy file (default: $MASKER_POLICY or the shipped one)")
+    prune.add_argument("--dry-run", action="store_true", help="list the day files that would be deleted; delete nothing")
+    prune.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation on a terminal")
     _data_dir_arg(prune)
     prune.set_defaults(func=cmd_audit_prune)
 
@@ -316,7 +318,18 @@ def cmd_audit_prune(args: argparse.Namespace) -> int:
         journal.close()
         print(f"error: {type(journal.integrity_error).__name__}: {journal.integrity_error}", file=sys.stderr)
         return 1
+    from masker.tokens.cli import confirm
+
     try:
+        doomed = journal.prunable(days)
+        if args.dry_run or not doomed:
+            print(f"would prune {len(doomed)} journal day file(s) older than {days} days: "
+                  f"{', '.join(p.name for p in doomed) or 'none'}" if args.dry_run else
+                  f"nothing older than {days} days to prune")
+            return 0
+        if not confirm(f"delete {len(doomed)} journal day file(s) older than {days} days?", args):
+            print("nothing was erased", file=sys.stderr)
+            return 1
         removed = journal.prune(days)
     finally:
         journal.close()

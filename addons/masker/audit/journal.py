@@ -304,7 +304,7 @@ class Journal:
         batch = list(events)
         for ev in batch:
             if _CLEAR_PAYLOAD_KEYS & ev.detail.keys():
-                raise ValueError("event detail must not carry a payload in clear (use payload_enc)")
+                raise ValueError("event detail must not carry a payload (Masker never stores one)")
         ticket = _Ticket(batch)
         with self._cv:
             self._refuse_if_unusable()
@@ -361,6 +361,11 @@ class Journal:
             st = self._state
             return VerifyResult(True, st.size - st.first_seq, CHAIN_OK, None, st.size, st.last_hash, st.tree.root().hex())
 
+    def prunable(self, retention_days: int) -> list[Path]:
+        """The day files ``prune(retention_days)`` would delete (the newest is always kept)."""
+        cutoff = (_utc_now() - timedelta(days=retention_days)).strftime("events-%Y-%m-%d.jsonl")
+        return [p for p in journal_files(self._dir)[:-1] if p.name < cutoff]
+
     def prune(self, retention_days: int) -> int:
         """Delete whole day files older than ``retention_days``; returns how many.
 
@@ -370,14 +375,13 @@ class Journal:
         """
         if self._sk is None:
             raise ValueError("pruning needs a signing key (the cut is anchored by a signed checkpoint)")
-        cutoff = (_utc_now() - timedelta(days=retention_days)).strftime("events-%Y-%m-%d.jsonl")
         with self._exclusive():
             self._refuse_if_unusable()
             try:
                 self._flock()
                 try:
                     files = journal_files(self._dir)
-                    doomed = [p for p in files[:-1] if p.name < cutoff]
+                    doomed = self.prunable(retention_days)
                     if not doomed:
                         return 0
                     cut = initial_state(self._dir, self._trusted)

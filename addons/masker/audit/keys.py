@@ -1,7 +1,6 @@
-"""Audit keys: loading them from the environment, naming them, and an
-authenticated-encryption helper (``encrypt_payload``) for audit data that must
-never be held in clear. (No request or response payload is stored: the policy
-setting ``log_payloads`` was removed because nothing kept payloads.)
+"""Audit keys: loading them from the environment and naming them. (No request
+or response payload is ever stored: the policy setting ``log_payloads`` was
+removed because nothing kept payloads.)
 
 Keys are base64 of 32 random bytes (standard or urlsafe alphabet, padding
 optional): ``MASKER_AUDIT_KEY`` (journal HMAC) and ``MASKER_SIGNING_KEY``
@@ -17,9 +16,6 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.signing import SigningKey, VerifyKey
 
 AUDIT_KEY_ENV = "MASKER_AUDIT_KEY"
@@ -39,7 +35,6 @@ PIN_HELP = (
 KEY_BYTES = 32
 # SubjectPublicKeyInfo prefix for an Ed25519 key (RFC 8410): what openssl reads.
 _ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
-_PAYLOAD_INFO = b"masker audit payload v1"
 _PAYLOAD_PREFIX = "v1."
 
 
@@ -175,32 +170,9 @@ def load_verify_key(spec: str) -> VerifyKey:
     s = spec.strip()
     if len(s) == 2 * KEY_BYTES and all(c in "0123456789abcdefABCDEF" for c in s):
         return VerifyKey(bytes.fromhex(s))
-    return VerifyKey(decode_key(s, "public key"))
-
-
-def _payload_cipher(audit_key: bytes) -> AESGCM:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PAYLOAD_INFO).derive(audit_key)
-    return AESGCM(derived)
-
-
-def encrypt_payload(audit_key: bytes, plaintext: bytes, *, aad: bytes = b"") -> str:
-    """Seal a payload for the event detail field ``payload_enc``.
-
-    AES-256-GCM under a key derived (HKDF-SHA256) from the audit key, random
-    96-bit nonce; ``aad`` (e.g. agent/session) is bound but not stored.
-    Output: ``v1.`` + urlsafe base64 of nonce || ciphertext+tag.
-    """
-    nonce = os.urandom(12)
-    sealed = _payload_cipher(audit_key).encrypt(nonce, plaintext, aad)
-    return _PAYLOAD_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
-
-
-def decrypt_payload(audit_key: bytes, sealed: str, *, aad: bytes = b"") -> bytes:
-    """Inverse of ``encrypt_payload``; raises ValueError when it does not authenticate."""
-    if not sealed.startswith(_PAYLOAD_PREFIX):
-        raise ValueError("unknown payload encoding")
-    raw = base64.urlsafe_b64decode(sealed[len(_PAYLOAD_PREFIX):])
     try:
-        return _payload_cipher(audit_key).decrypt(raw[:12], raw[12:], aad)
-    except Exception:
-        raise ValueError("payload does not authenticate") from None
+        return VerifyKey(decode_key(s, "public key"))
+    except KeyConfigError:
+        if not path.exists() and (os.sep in s or s.endswith((".pem", ".pub", ".key"))):
+            raise KeyConfigError(f"{spec}: no such file (and not a base64 or hex public key)") from None
+        raise
