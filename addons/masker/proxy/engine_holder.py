@@ -36,6 +36,7 @@ from typing import Any, Callable
 from mitmproxy import ctx
 
 from masker.audit.keys import audit_key_from_env
+from masker.audit.witness import witness_dirs_from_env
 from masker.audit.verify import verify_journal
 from masker.engine import Engine
 from masker.policy.load import PolicyError, check_policy_file, default_policy_path
@@ -184,7 +185,10 @@ class EngineHolder:
         """Verify the audit journal of the data dir (for ``POST /audit/verify``)."""
         directory = data_dir()
         key = getattr(self._runtime, "audit_key", None) or _audit_key(directory)
-        result = verify_journal(directory / "journal", key)
+        signing = getattr(self._runtime, "signing_key", None)
+        # The chain and, under the runtime's own (pinned) key, the signed checkpoints: local and witness copies.
+        result = verify_journal(directory / "journal", key, verify_key=getattr(signing, "verify_key", None),
+                                checkpoint_dirs=[directory / "checkpoints", *witness_dirs_from_env()])
         return {"ok": bool(result.ok), "event_count": result.event_count, "message": result.message}
 
 
