@@ -1,6 +1,6 @@
 """Shared pieces of the provider shapes: the field sink and leaf rehydration.
 
-The request walker (``masker.providers.walk``) registers every string, number
+The request walk (``masker.providers.walk``) registers every string, number
 and object key of a body with a ``FieldSink`` (where it sits, which role said
 it); the sink then calls the mask function ONCE with all fields and writes
 the masked texts back. What a provider may leave out is decided by its

@@ -21,7 +21,7 @@ from typing import Any
 from masker.engine import MaskingError
 from masker.providers import openai_responses
 from masker.providers.base import FieldSink, MaskFn, RehydrateFn, loads_strict
-from masker.providers.walk import Exempt, Role, Shape, Walker, is_number, one_of, shaped
+from masker.providers.walk import Exempt, Role, Shape, BodyWalk, is_number, one_of, shaped
 from masker.stream.rehydrate import dumps
 
 _AUDIO_FORMATS = one_of("pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "audio/pcmu", "audio/pcma")
@@ -78,7 +78,7 @@ def mask_realtime_client_event(text: str, mask: MaskFn, *, media: str = "block")
     if not isinstance(obj, dict):
         raise MaskingError("invalid_event", "realtime client event is not a JSON object", 400)
     sink = FieldSink(media)
-    Walker(SHAPE, sink).walk([obj])
+    BodyWalk(SHAPE, sink).walk([obj])
     if not sink.fields:
         return text
     before = json.dumps(obj, ensure_ascii=False)

@@ -1,6 +1,6 @@
 """Entry points the proxy calls: pick the provider shape by URL path.
 
-* ``mask_request``: the walker registers every string, number and key of
+* ``mask_request``: the body walk registers every string, number and key of
   the body that the path's ``Shape`` does not exempt, the mask function is
   called once with all of them (not at all when there are none), and a
   masked copy of the body comes back. A body that is not a JSON object on a
@@ -21,7 +21,7 @@ from typing import Any
 
 from masker.providers import anthropic, embeddings, generic, openai_chat, openai_responses
 from masker.providers.base import FieldSink, MaskFn, RehydrateFn, rehydrate_leaves
-from masker.providers.walk import Shape, Walker
+from masker.providers.walk import Shape, BodyWalk
 from masker.stream.rehydrate import SseRehydrator
 
 __all__ = [
@@ -67,7 +67,7 @@ def mask_request(path: str, body: Any, mask: MaskFn, *, media: str = "block") ->
     sink = FieldSink(media)
     box = [copy.deepcopy(body)]
     shape = SHAPES.get(provider_for(path), generic.SHAPE) if isinstance(body, dict) else generic.SHAPE
-    Walker(shape, sink).walk(box)
+    BodyWalk(shape, sink).walk(box)
     sink.apply(mask)
     return box[0]
 

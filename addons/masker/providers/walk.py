@@ -1,4 +1,4 @@
-"""The request walker: deny by default.
+"""The request walk: deny by default.
 
 Every string leaf, every number and every object key of a request body, at
 any depth, is registered with the ``FieldSink`` and scanned, unless the
@@ -51,7 +51,7 @@ def matches(pattern: Pattern, path: Path) -> bool:
 
 @lru_cache(maxsize=None)
 def matcher(pattern: Pattern) -> Callable[[Path], bool]:
-    """``matches`` for one pattern, compiled: the walker asks it for every node.
+    """``matches`` for one pattern, compiled: the body walk asks it for every node.
 
     Fixed-length patterns and ``("**", ...suffix)`` (nearly all of them) are
     compared step by step from the end; others fall back to ``matches``.
@@ -232,7 +232,7 @@ def format_path(path: Path) -> str:
     return "/".join(step if step == "{key}" else path_key(step) for step in path) or "/"
 
 
-class Walker:
+class BodyWalk:
     """Registers every piece of one body with the sink, as ``shape`` allows."""
 
     def __init__(self, shape: Shape, sink: FieldSink) -> None:
@@ -278,7 +278,7 @@ class Walker:
             self.sink.fixed(container, key, role=role, path=where, what="the model name")
         elif any(matcher(p)(path) for p in self.shape.json_text):
             self.sink.json_text(container, key, path=where, role=role,
-                                walk=lambda box: Walker(FREE, self.sink).walk(box, path, role))
+                                walk=lambda box: BodyWalk(FREE, self.sink).walk(box, path, role))
         else:
             self.sink.text(container, key, role=role, path=where)
 
