@@ -143,14 +143,7 @@ def _write_once(path: Path, data: bytes, *, must_match: bool) -> None:
             raise WitnessError(f"witness already holds a different {path.name} (a forked or rewritten log)")
         return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    cpmod.write_synced(tmp, data)
     try:
         os.link(tmp, path)  # atomic, and fails if another writer got there first
     except FileExistsError:
