@@ -44,6 +44,17 @@ Gold types that are not PHI under HIPAA Safe Harbor are ``EXCLUDED``: they do
 not count in recall, and detections on them are neither right nor wrong.
 Misses are listed per gold type by shape (``Xxxx 99/99``); raw values are
 printed only with ``--show-values``.
+
+Each gold type belongs to one HIPAA Safe Harbor category (``GOLD_CATEGORY``,
+"PCI" for card numbers); ``by_category`` pools the gold types of a category
+(presidio's ``AGE``, any age, is in none: only ages over 89 are identifiers).
+``--record models/<model>/eval.json`` adds this run's per-category recall to
+the machine-readable record that reports show beside the coverage matrix
+(``masker.policy.recall``): one entry per set (name, source folder, size,
+date), under the model's content hash and the policy's hash. A record made
+with another model, policy or passes is replaced, not merged. Record only
+full runs of the sidecar's configuration (``regex,ner`` with propagation, as
+written, no ``--limit``).
 """
 
 from __future__ import annotations
@@ -62,8 +73,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "addons"))
 
+from masker import __version__  # noqa: E402
 from masker.detect.spans import Span  # noqa: E402
 from masker.kinds import KIND_CATEGORY  # noqa: E402
+from masker.policy import recall  # noqa: E402
 
 # Gold type -> the Masker kinds that count as the right type.
 _NAME = {"NAME"}
@@ -87,6 +100,25 @@ TYPE_KINDS: dict[str, set[str]] = {
     "CREDIT_CARD": {"CREDIT_CARD"}, "DATE_TIME": _DATE, "ZIP_CODE": {"ZIP", "ADDRESS"},
     "DOMAIN_NAME": {"URL", "EMAIL"}, "IBAN_CODE": {"ACCOUNT"}, "US_SSN": {"SSN"},
     "US_DRIVER_LICENSE": {"LICENSE"}, "AGE": {"AGE"},
+}
+UNPOOLED = "unpooled"  # scored per gold type, but in no category
+# Gold type -> the Safe Harbor category (45 CFR 164.514(b)(2)(i) A-R, or PCI) its values belong to.
+GOLD_CATEGORY: dict[str, str] = {
+    # physionet
+    "HCPName": "A", "PTName": "A", "RelativeProxyName": "A", "PTNameInitial": "A",
+    "Date": "C", "DateYear": "C", "Location": "B", "Phone": "D", "Age": "C", "Other": "R",
+    # asq
+    "NAME": "A", "GEOGRAPHIC_LOCATION": "B", "DATE": "C", "MEDICAL_RECORD_NUMBER": "H",
+    "HEALTH_PLAN_BENEFICIARY_NUMBER": "I", "PHONE_NUMBER": "D", "FAX_NUMBER": "E",
+    "SOCIAL_SECURITY_NUMBER": "G", "EMAIL_ADDRESS": "F", "ACCOUNT_NUMBER": "J",
+    "CERTIFICATE_LICENSE_NUMBER": "K", "UNIQUE_IDENTIFIER": "R", "IP_ADDRESS": "O",
+    # presidio (ORGANIZATION is R, as the ORGANIZATION kind is: employers are identifiers of the person)
+    "PERSON": "A", "STREET_ADDRESS": "B", "GPE": "B", "ORGANIZATION": "R", "CREDIT_CARD": "PCI",
+    "DATE_TIME": "C", "ZIP_CODE": "B", "DOMAIN_NAME": "N", "IBAN_CODE": "J", "US_SSN": "G",
+    "US_DRIVER_LICENSE": "K",
+    # presidio's AGE is any age, but only ages over 89 are a Safe Harbor identifier (C): not pooled
+    # (PhysioNet's Age annotates only those over 89).
+    "AGE": UNPOOLED,
 }
 # Not PHI under Safe Harbor: a year alone, a courtesy title, nationality/religion/politics.
 EXCLUDED = {"DateYear", "TITLE", "NRP"}
@@ -231,6 +263,12 @@ def score(dataset: Dataset, predictions: Sequence[Sequence[Span]], *, show_value
 
     total_t = sum(per_type.values(), Counter())
     total_k = sum(per_kind.values(), Counter())
+    per_category: dict[str, Counter] = defaultdict(Counter)
+    category_types: dict[str, list[str]] = defaultdict(list)
+    for t, c in sorted(per_type.items()):
+        letter = GOLD_CATEGORY.get(t, UNPOOLED)
+        per_category[letter] += c
+        category_types[letter].append(t)
     return {
         "docs": len(dataset.docs),
         "unlocated": dict(dataset.unlocated),
@@ -251,6 +289,12 @@ def score(dataset: Dataset, predictions: Sequence[Sequence[Span]], *, show_value
                 "recall_typed_char": ratio(c["chars_typed"], c["chars"]),
                 "recall_typed_span": ratio(c["spans_typed"], c["spans"])}
             for t, c in sorted(per_type.items())
+        },
+        "by_category": {
+            letter: {"spans": c["spans"], "gold_types": category_types[letter],
+                     "recall_any_char": ratio(c["chars_hit"], c["chars"]),
+                     "recall_any_span": ratio(c["spans_hit"], c["spans"])}
+            for letter, c in sorted(per_category.items())
         },
         "by_detected_kind": {
             k: {"spans": c["spans"], "precision_any_char": ratio(c["chars_right"], c["chars"]),
@@ -290,13 +334,55 @@ def build_detector(
     if passes == {"ner"}:
         return _with_cache(ner.detect_batch, DetectionCache()) if cache else ner.detect_batch
     from masker.detect.pipeline import Detector
+
+    policy = load_eval_policy(policy_path)
+    detector = Detector(policy, ner=ner, cache=DetectionCache() if cache else None)
+    return _with_propagation(detector.detect_batch, policy) if propagate else detector.detect_batch
+
+
+def load_eval_policy(policy_path: Path | None):
+    """The policy detection runs with (default: the shipped one); no real key is needed to detect."""
     from masker.policy.load import default_policy_path, load_policy
 
     env = dict(os.environ)
     env.setdefault("MASKER_KEY_K_HEALTHCARE", "A" * 43 + "=")
-    policy = load_policy(policy_path or default_policy_path(), env)
-    detector = Detector(policy, ner=ner, cache=DetectionCache() if cache else None)
-    return _with_propagation(detector.detect_batch, policy) if propagate else detector.detect_batch
+    return load_policy(policy_path or default_policy_path(), env)
+
+
+def write_record(path: Path, report: dict, *, source: str, model_dir: Path, policy, today: str) -> dict:
+    """Merge this run's per-category recall into the record at ``path`` (see ``masker.policy.recall``).
+
+    The set's entry is replaced; the other sets are kept only when they were
+    measured with the same model, policy, passes and propagation.
+    """
+    header = {
+        "schema": recall.RECORD_SCHEMA,
+        "model": {"name": Path(model_dir).name, "id": recall.model_id(model_dir)},
+        "policy": {"name": policy.name, "hash": policy.hash},
+        "passes": report["passes"],
+        "propagation": report["propagation"],
+        "metric": recall.METRIC,
+    }
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    same = isinstance(old, dict) and all(old.get(k) == v for k, v in header.items())
+    sets = dict(old.get("sets", {})) if same else {}
+    sets[report["dataset"]] = {
+        "source": source,
+        "docs": report["docs"],
+        "spans": report["overall"]["spans"],
+        "measured_at": today,
+        "masker_version": __version__,
+        "seconds": report["seconds"],
+        "excluded_types": report["excluded_types"],
+        "categories": report["by_category"],
+    }
+    record = {**header, "sets": dict(sorted(sets.items()))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return record
 
 
 def _with_propagation(detect_batch, policy):
@@ -416,6 +502,10 @@ def render(report: dict) -> str:
     for t, r in report["by_gold_type"].items():
         lines.append(f"{t:26} {r['spans']:6d} {pct(r['recall_any_char'])}  {pct(r['recall_any_span'])}"
                      f"  {pct(r['recall_typed_char'])}  {pct(r['recall_typed_span'])}")
+    lines += ["", f"{'Safe Harbor category':26} {'spans':>6} {'any-chr':>7} {'any-spn':>7}  gold types"]
+    for letter, r in report["by_category"].items():
+        lines.append(f"{letter:26} {r['spans']:6d} {pct(r['recall_any_char'])}  {pct(r['recall_any_span'])}"
+                     f"  {', '.join(r['gold_types'])}")
     lines += ["", f"{'detected kind':26} {'spans':>6} {'prec-any-chr':>12} {'prec-any-spn':>12} {'prec-typ-chr':>12}"]
     for k, r in report["by_detected_kind"].items():
         lines.append(f"{k:26} {r['spans']:6d} {pct(r['precision_any_char']):>12} {pct(r['precision_any_span']):>12}"
@@ -442,11 +532,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-values", action="store_true", help="print missed values (PHI!)")
     parser.add_argument("--latency", action="store_true",
                         help="measure latency on texts cut from the dataset instead of scoring")
+    parser.add_argument("--record", type=Path, metavar="FILE",
+                        help="add this run's per-category recall to FILE (e.g. models/masker-pii-ner/eval.json); "
+                             "only for full regex,ner runs with propagation")
     args = parser.parse_args(argv)
 
     passes = {p.strip() for p in args.passes.split(",") if p.strip()}
     if not passes or passes - {"regex", "ner"}:
         parser.error("--passes takes regex, ner or regex,ner")
+    if args.record and (passes != {"regex", "ner"} or args.no_propagation or args.limit is not None
+                        or args.latency):
+        parser.error("--record measures what the sidecar does: --passes regex,ner with propagation, "
+                     "no --limit, no --latency")
     dataset = LOADERS[args.kind](args.path)
     if args.limit is not None:
         dataset.docs = dataset.docs[: args.limit]
@@ -463,6 +560,13 @@ def main(argv: list[str] | None = None) -> int:
     report.update({"dataset": name, "passes": ",".join(sorted(passes)), "propagation": propagate,
                    "seconds": round(seconds, 2)})
     print(json.dumps(report, indent=1) if args.json else render(report))
+    if args.record:
+        from masker.detect.ner import default_model_dir
+
+        source = (args.path if args.path.is_dir() else args.path.parent).resolve().name
+        write_record(args.record, report, source=source, model_dir=args.model or default_model_dir(),
+                     policy=load_eval_policy(args.policy), today=time.strftime("%Y-%m-%d", time.gmtime()))
+        print(f"recorded {name} in {args.record}", file=sys.stderr)
     return 0
 
 

@@ -114,3 +114,97 @@ def test_report_for_an_unknown_session_fails(data_dir: Path, capsys: pytest.Capt
     assert run(["report", "nobody", "--data-dir", str(data_dir)]) == 2
     assert "no journal events" in capsys.readouterr().err
     assert run(["report", "verify"]) == 2
+
+
+# -- DEV-ONLY signing keys, measured recall, progress (issue #21) --------------------------------------------
+
+
+def _dev_keys_file(data_dir: Path, seed: bytes) -> None:
+    from masker.runtime import DEV_KEYS_FILE
+
+    (data_dir / DEV_KEYS_FILE).write_text(
+        f"# DEV-ONLY KEYS\nMASKER_SIGNING_KEY={base64.b64encode(seed).decode()}\n")
+
+
+def test_a_report_signed_with_the_dev_key_says_so_and_verify_repeats_it(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pypdf import PdfReader
+
+    _dev_keys_file(data_dir, SEED)  # the env's key is the one the file holds: dev, wherever it was read from
+    monkeypatch.setenv("MASKER_ENV", "production")  # even where the environment claims production
+    assert run(["report", "call-1", "--data-dir", str(data_dir)]) == 0
+    captured = capsys.readouterr()
+    json_path, pdf_path = (Path(p) for p in captured.out.split())
+    assert "DEV-ONLY" in captured.err
+    doc = json.loads(json_path.read_bytes())
+    assert doc["signing_key_dev_only"] is True and "DEV-ONLY" in doc["dev_only_statement"]
+    first_page = PdfReader(pdf_path).pages[0].extract_text()
+    assert first_page.lstrip().startswith("DEV-ONLY SIGNING KEY")
+    for target in (json_path, pdf_path):
+        assert run(["report", "verify", str(target)]) == 0
+        assert "DEV-ONLY signing key" in capsys.readouterr().out
+
+
+def test_a_report_signed_with_another_key_is_not_dev(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _dev_keys_file(data_dir, b"\x01" * 32)  # the data dir has dev keys, but the env's signing key is not one
+    assert run(["report", "call-1", "--data-dir", str(data_dir)]) == 0
+    captured = capsys.readouterr()
+    json_path = Path(captured.out.split()[0])
+    assert json.loads(json_path.read_bytes())["signing_key_dev_only"] is False
+    assert "DEV-ONLY" not in captured.err
+    assert run(["report", "verify", str(json_path)]) == 0
+    assert "DEV-ONLY" not in capsys.readouterr().out
+
+
+def test_the_report_shows_the_shipped_models_measured_recall(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from masker.detect.ner import default_model_dir
+    from masker.policy import recall
+
+    model_dir = default_model_dir()
+    if model_dir is None or recall.load_record(model_dir) is None:
+        pytest.skip("no shipped model with an evaluation record")
+    assert run(["report", "call-1", "--data-dir", str(data_dir)]) == 0
+    doc = json.loads(Path(capsys.readouterr().out.split()[0]).read_bytes())
+    evaluation = doc["coverage"]["evaluation"]
+    assert evaluation["applies"] is True and evaluation["model_id"] == recall.model_id(model_dir)
+    names = doc["coverage"]["categories"]["A"]["recall"]["measured"]
+    assert {m["set"] for m in names} >= {"asq", "physionet", "presidio"}
+    assert all(0 <= m["recall"] <= 1 and m["spans"] > 0 for m in names)
+    # photos have no text benchmark: no number, and the reason
+    assert doc["coverage"]["categories"]["Q"]["recall"]["measured"] == []
+    assert doc["coverage"]["categories"]["Q"]["recall"]["note"].startswith("not measured")
+
+
+def test_no_progress_lines_without_a_terminal(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["report", "call-1", "--data-dir", str(data_dir)]) == 0
+    assert "verifying journal" not in capsys.readouterr().err
+
+
+def test_progress_lines_on_a_terminal(data_dir: Path) -> None:
+    """``masker report`` in a pseudo-terminal shows its stages on stderr; stdout keeps only the paths."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "addons")}
+    main = "import sys; from masker.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", main, "report", "call-1", "--data-dir", str(data_dir)],
+                          stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    assert proc.returncode == 0, err.decode(errors="replace")[-500:]
+    text = err.decode(errors="replace")
+    assert "verifying journal: 8/8 events" in text
+    assert "rendering PDF" in text
+    assert len(proc.stdout.decode().split()) == 2  # the JSON and PDF paths, nothing else

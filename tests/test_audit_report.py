@@ -191,3 +191,88 @@ def test_coverage_may_be_a_callable_and_unknown_sessions_fail(journal_dir: Path,
     assert doc["retention"]["retention_days"] is None
     with pytest.raises(ReportError):
         build_report(journal_dir, KEY, "no-such-session", SK, coverage=COVERAGE, policy=None, out_dir=tmp_path / "d")
+
+
+# -- DEV-ONLY marking, measured recall in the PDF, progress (issue #21) --------------------------------------
+
+
+def test_dev_only_report_is_marked_in_json_pdf_and_verification(journal_dir: Path, tmp_path: Path, policy) -> None:
+    json_path, pdf_path = build(journal_dir, tmp_path / "out", policy, dev_signing_key=True)
+    doc = json.loads(json_path.read_bytes())
+    assert doc["signing_key_dev_only"] is True  # inside the signed bytes
+    first = PdfReader(pdf_path).pages[0].extract_text()
+    assert "DEV-ONLY SIGNING KEY" in first.split("Masker compliance report")[0]  # above the title
+    for path in (json_path, pdf_path):
+        result = verify_report(path, pubkey=SK.verify_key, journal_dir=journal_dir, audit_key=KEY)
+        assert result.ok and "DEV-ONLY signing key" in result.message
+    prod, _ = build(journal_dir, tmp_path / "prod", policy)
+    assert json.loads(prod.read_bytes())["signing_key_dev_only"] is False
+
+
+def test_a_pdf_hiding_the_dev_marking_of_its_json_fails(journal_dir: Path, tmp_path: Path, policy) -> None:
+    from masker.audit.pdf import render_pdf
+
+    json_path, _ = build(journal_dir, tmp_path / "out", policy, dev_signing_key=True)
+    data = json_path.read_bytes()
+    signature = json_path.with_name(json_path.name + SIG_SUFFIX).read_bytes()
+    shown = {**json.loads(data), "signing_key_dev_only": False}  # the page says production, the JSON says dev
+    forged = tmp_path / "forged.pdf"
+    forged.write_bytes(render_pdf(shown, data, signature, json_name=json_path.name, created=CREATED))
+    result = verify_report(forged, pubkey=SK.verify_key)
+    assert not result.ok and "DEV-ONLY" in result.message
+
+
+def test_pdf_shows_measured_recall_beside_the_status(journal_dir: Path, tmp_path: Path, policy) -> None:
+    measured = {**COVERAGE["A"], "recall": {"metric": "recall_any_span", "note": "",
+                                            "measured": [{"set": "asq", "spans": 814, "recall": 0.9705,
+                                                          "measured_at": "2026-12-03"}]}}
+    unmeasured = {**COVERAGE["R"], "recall": {"metric": "recall_any_span", "measured": [],
+                                              "note": "not measured: no benchmark set has values of this category"}}
+    evaluation = {"applies": True, "reason": "", "model_id": "sha256:abc", "metric": "recall_any_span",
+                  "passes": "ner,regex", "sets": {"asq": {"source": "asq_phi", "docs": 1051, "spans": 2975,
+                                                          "measured_at": "2026-12-03"}}}
+    _, pdf_path = build_report(journal_dir, KEY, SESSION, SK, coverage={"A": measured, "R": unmeasured},
+                               policy=policy, out_dir=tmp_path / "o", created=CREATED, evaluation=evaluation)
+    text = " ".join("\n".join(p.extract_text() for p in PdfReader(pdf_path).pages).split())
+    assert "asq 97.0% of 814" in text
+    assert "not measured: no benchmark set has values" in text
+    assert "asq: 1051 documents, 2975 gold values, from asq_phi, measured 2026-12-03" in text
+
+
+def test_progress_is_shown_only_when_asked(journal_dir: Path, tmp_path: Path, policy) -> None:
+    import io
+
+    from masker.audit.progress import Progress
+
+    lines = sum(len(p.read_bytes().splitlines()) for p in journal_files(journal_dir))
+    shown = io.StringIO()
+    json_path, _ = build(journal_dir, tmp_path / "a", policy, progress=Progress(shown, enabled=True, interval=0))
+    text = shown.getvalue()
+    assert f"verifying journal: {lines}/{lines} events" in text
+    assert text.index("verifying journal") < text.index("computing coverage") < text.index("rendering PDF")
+    assert SESSION not in text
+    quiet = io.StringIO()
+    build(journal_dir, tmp_path / "b", policy, progress=Progress(quiet))  # a StringIO is no terminal
+    assert quiet.getvalue() == ""
+    shown = io.StringIO()
+    assert verify_report(json_path, pubkey=SK.verify_key, journal_dir=journal_dir, audit_key=KEY,
+                         progress=Progress(shown, enabled=True, interval=0)).ok
+    assert f"verifying journal: {lines}/{lines} events" in shown.getvalue()
+
+
+def test_progress_counts_are_throttled() -> None:
+    import io
+
+    from masker.audit.progress import Progress
+
+    now = [0.0]
+    out = io.StringIO()
+    p = Progress(out, enabled=True, interval=1.0, clock=lambda: now[0])
+    for i in range(1, 101):
+        now[0] = i * 0.1  # 10 s in all
+        p.count("verifying journal", i, 100)
+    p.stage("rendering PDF")
+    lines = out.getvalue().split("\r")
+    assert 9 <= len(lines) - 1 <= 11  # about one redraw a second, plus the final count
+    assert "verifying journal: 100/100 events" in out.getvalue()
+    assert out.getvalue().endswith("\nrendering PDF\n")

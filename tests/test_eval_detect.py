@@ -122,3 +122,102 @@ def test_cli_says_whether_it_propagated(capsys: pytest.CaptureFixture[str]) -> N
     for flags, expected in (([], True), (["--no-propagation"], False)):
         assert ev.main(["asq", str(FIXTURES / "asq"), "--passes", "regex", "--json", *flags]) == 0
         assert json.loads(capsys.readouterr().out)["propagation"] is expected
+
+
+# -- per-category recall and the evaluation record (issue #21) -----------------------------------------------
+
+
+def test_every_gold_type_has_a_category() -> None:
+    from masker.kinds import SAFE_HARBOR_CATEGORIES
+
+    assert set(ev.TYPE_KINDS) <= set(ev.GOLD_CATEGORY)  # excluded types (not PHI) need none
+    assert set(ev.GOLD_CATEGORY.values()) <= {*SAFE_HARBOR_CATEGORIES, "PCI", ev.UNPOOLED}
+
+
+def test_score_pools_gold_types_per_category() -> None:
+    data = ev.load_physionet(FIXTURES / "physionet")
+    first, second = (d.text for d in data.docs)
+    predictions = [[_span(first, "HOLLOWAY", "LOCATION"), _span(first, "617-555-0199", "PHONE", cut=7)],
+                   [_span(second, "BP", "NAME")]]
+    by_cat = ev.score(data, predictions)["by_category"]
+    # A pools HCPName (caught, wrong kind: still caught) and RelativeProxyName (missed); D is the cut phone
+    assert by_cat["A"] == {"spans": 2, "gold_types": ["HCPName", "RelativeProxyName"],
+                           "recall_any_char": round(8 / 14, 4), "recall_any_span": 0.5}
+    assert by_cat["D"]["recall_any_span"] == 0.0 and by_cat["D"]["recall_any_char"] == 0.6
+
+
+def _report(dataset: str, recall_a: float) -> dict:
+    return {"dataset": dataset, "passes": "ner,regex", "propagation": True, "docs": 2, "seconds": 0.1,
+            "overall": {"spans": 4}, "excluded_types": ["DateYear"],
+            "by_category": {"A": {"spans": 4, "gold_types": ["NAME"], "recall_any_char": recall_a,
+                                  "recall_any_span": recall_a}}}
+
+
+def test_record_merges_sets_of_one_model_and_replaces_another(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from masker.policy import recall
+    from masker.policy.load import default_policy_path, load_policy
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.onnx").write_bytes(b"weights-1")
+    (model / "tokenizer.json").write_text("{}")
+    policy = load_policy(default_policy_path())
+    path = model / recall.RECORD_FILE
+    ev.write_record(path, _report("asq", 0.9), source="asq_phi", model_dir=model, policy=policy, today="2026-12-01")
+    ev.write_record(path, _report("presidio", 0.8), source="presidio_research", model_dir=model, policy=policy,
+                    today="2026-12-02")
+    record = recall.load_record(model)
+    assert record["model"]["id"] == recall.model_id(model) and record["policy"]["hash"] == policy.hash
+    assert recall.category_recall(record, "A") == [
+        {"set": "asq", "spans": 4, "recall": 0.9, "measured_at": "2026-12-01"},
+        {"set": "presidio", "spans": 4, "recall": 0.8, "measured_at": "2026-12-02"},
+    ]
+    # another policy: the old sets were not measured with it and go
+    other = replace(policy, hash="f" * 64)
+    ev.write_record(path, _report("asq", 0.7), source="asq_phi", model_dir=model, policy=other, today="2026-12-03")
+    assert list(recall.load_record(model)["sets"]) == ["asq"]
+    # new weights: the record no longer applies to the model in use
+    (model / "model.onnx").write_bytes(b"weights-2")
+    reason = recall.applicability(recall.load_record(model), recall.model_id(model), other.hash)
+    assert reason == "the evaluation record was measured with another NER model"
+
+
+def test_coverage_shows_recall_only_for_the_model_and_policy_measured() -> None:
+    from masker.policy.coverage import with_measured_recall
+
+    record = {"schema": "masker-eval-record-v1", "model": {"id": "sha256:m"}, "policy": {"name": "p", "hash": "h"},
+              "sets": {"asq": {"measured_at": "2026-12-03", "categories": {"A": {"spans": 10, "recall_any_span": 0.9}}}}}
+    matrix = {"A": {"status": "full"}, "Q": {"status": "blocked"}}
+    shown = with_measured_recall(matrix, record, "sha256:m", "h")
+    assert shown["A"]["status"] == "full"
+    assert shown["A"]["recall"]["measured"] == [{"set": "asq", "spans": 10, "recall": 0.9, "measured_at": "2026-12-03"}]
+    assert shown["Q"]["recall"] == {"metric": "recall_any_span", "measured": [],
+                                    "note": "not measured: no benchmark set has values of this category"}
+    for args, why in (((record, "sha256:other", "h"), "another NER model"), ((record, "sha256:m", "h2"), "another policy (p)"),
+                      ((None, "sha256:m", "h"), "no evaluation record")):
+        entry = with_measured_recall(matrix, *args)["A"]["recall"]
+        assert entry["measured"] == [] and why in entry["note"]
+
+
+def test_record_refuses_partial_runs(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        ev.main(["asq", str(FIXTURES / "asq"), "--limit", "1", "--record", str(tmp_path / "eval.json")])
+    with pytest.raises(SystemExit):
+        ev.main(["asq", str(FIXTURES / "asq"), "--passes", "regex", "--record", str(tmp_path / "eval.json")])
+    assert not (tmp_path / "eval.json").exists()
+
+
+def test_the_shipped_record_matches_the_shipped_model_and_policy() -> None:
+    from masker.policy import recall
+    from masker.policy.load import default_policy_path, load_policy
+
+    model = default_model_dir()
+    if model is None:
+        pytest.skip("no shipped NER model")
+    record = recall.load_record(model)
+    assert record is not None, "models/<model>/eval.json is missing: run scripts/eval_detect.py --record"
+    assert recall.applicability(record, recall.model_id(model), load_policy(default_policy_path()).hash) is None
+    assert set(record["sets"]) == {"asq", "physionet", "presidio"}
+    assert record["passes"] == "ner,regex" and record["propagation"] is True

@@ -7,20 +7,36 @@ and ``report verify`` need a pinned public key (``--pubkey``,
 ``--fingerprint``, ``MASKER_SIGNING_PUBKEY`` or
 ``MASKER_SIGNING_KEY_FINGERPRINT``). Exit codes: 0 ok; 1 verification failed
 (the first failure is printed); 2 bad usage, a missing key or pin, or
-nothing to report or accept.
+nothing to report or accept. On a terminal, ``report`` and ``report verify``
+show their progress on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import os
 import sys
 from pathlib import Path
 
+from nacl.signing import SigningKey
+
 from . import checkpoint as cpmod
-from .keys import KeyConfigError, KeyPin, audit_key_from_env, fingerprint, pin_from, public_key_pem, signing_key_from_env
+from .keys import (
+    SIGNING_KEY_ENV,
+    KeyConfigError,
+    KeyPin,
+    audit_key_from_env,
+    decode_key,
+    fingerprint,
+    pin_from,
+    public_key_pem,
+    signing_key_from_env,
+)
+from .progress import Progress
 from .verify import verify_journal
-from .witness import WitnessConfigError, from_env as witnesses_from_env, witness_dirs_from_env
+from .witness import WitnessConfigError, witness_dirs_from_env
+from .witness import from_env as witnesses_from_env
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -127,9 +143,32 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
 
 
+def signed_with_dev_key(signing_key: SigningKey, data_dir: Path) -> bool:
+    """Whether ``signing_key`` is the DEV-ONLY key Masker generated into ``<data_dir>/dev-keys.env``.
+
+    Compared by value, whatever ``MASKER_ENV`` says and wherever this process
+    found the key (the environment or the file): a key that was written to
+    that file is a dev key. A file that exists but cannot be read counts as
+    holding it (fail closed: a report is never passed off as production).
+    """
+    from masker.runtime import DEV_KEYS_FILE, read_env_file
+
+    path = Path(data_dir) / DEV_KEYS_FILE
+    if not path.exists():
+        return False
+    try:
+        stored = read_env_file(path).get(SIGNING_KEY_ENV)
+        return stored is not None and hmac.compare_digest(decode_key(stored, SIGNING_KEY_ENV), bytes(signing_key))
+    except (OSError, UnicodeDecodeError):
+        return True
+    except KeyConfigError:  # a malformed entry is no key of ours
+        return False
+
+
 def _report_build(session: str, args: argparse.Namespace) -> int:
     from masker.detect import ner, registry
-    from masker.policy.coverage import coverage_matrix
+    from masker.policy import recall
+    from masker.policy.coverage import coverage_matrix, with_measured_recall
     from masker.policy.load import PolicyError, default_policy_path, load_policy
 
     from .report import ReportError, build_report
@@ -143,19 +182,32 @@ def _report_build(session: str, args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"error: the policy does not load: {exc}", file=sys.stderr)
         return 2
+    model_dir = ner.default_model_dir()
+    model = recall.model_id(model_dir) if model_dir is not None else None
+    record = recall.load_record(model_dir)
+    dev = signed_with_dev_key(signing_key, data_dir)
+    progress = Progress(sys.stderr)
     try:
         json_path, pdf_path = build_report(
             data_dir / "journal",
             audit_key,
             session,
             signing_key,
-            coverage=lambda: coverage_matrix(policy, registry.detector_kinds(ner.default_model_dir())),
+            coverage=lambda: with_measured_recall(
+                coverage_matrix(policy, registry.detector_kinds(model_dir)), record, model, policy.hash),
             policy=policy,
             out_dir=args.out or data_dir / "reports",
+            dev_signing_key=dev,
+            evaluation=recall.evaluation_summary(record, model, policy.hash),
+            progress=progress,
         )
     except ReportError as exc:
+        progress.end()
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if dev:
+        print("warning: signed with the DEV-ONLY signing key of this data dir's dev-keys.env; the report says so",
+              file=sys.stderr)
     print(json_path)
     print(pdf_path)
     return 0
@@ -168,7 +220,8 @@ def _report_verify(path: Path, args: argparse.Namespace) -> int:
     audit_key = None
     if journal is not None:
         audit_key = audit_key_from_env()
-    result = verify_report(path, pubkey=_pin(args), journal_dir=journal, audit_key=audit_key)
+    result = verify_report(path, pubkey=_pin(args), journal_dir=journal, audit_key=audit_key,
+                           progress=Progress(sys.stderr))
     if not result.ok:
         print(f"FAILED: {result.message}", file=sys.stderr)
         return 1

@@ -2,7 +2,9 @@
 
 Everything shown comes from the signed document; the signed JSON and its
 signature are attached (``embed_file``) so the PDF carries its own proof.
-A fixed ``created`` gives byte-identical output.
+A report signed with a DEV-ONLY key says so in a banner at the top of the
+first page and in every page's footer. A fixed ``created`` gives
+byte-identical output.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from .report import PCI_NOTE, SIG_SUFFIX
+from .report import DEV_ONLY_MARK, SIG_SUFFIX
 
 FONT_DIR = Path(__file__).with_name("fonts")
 FONT = "DejaVu"
@@ -26,19 +28,29 @@ _STATUS_COLOURS = {
     "blocked": (221, 235, 247),
 }
 _BAR = (54, 96, 146)
+_DEV_RED = (192, 0, 0)
 
 
 class _ReportPDF(FPDF):
+    dev_only = False
+
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font(FONT, size=7)
-        self.set_text_color(110)
-        self.cell(0, 5, f"Masker Audit Schema v1 · page {self.page_no()}/{{nb}}", align="C")
+        mark = ""
+        if self.dev_only:
+            self.set_font(FONT, "B", size=7)
+            self.set_text_color(*_DEV_RED)
+            mark = f" · {DEV_ONLY_MARK} signing key: not evidence for an audit"
+        else:
+            self.set_font(FONT, size=7)
+            self.set_text_color(110)
+        self.cell(0, 5, f"Masker Audit Schema v1 · page {self.page_no()}/{{nb}}{mark}", align="C")
         self.set_text_color(0)
 
 
 def render_pdf(doc: dict[str, Any], signed: bytes, signature: bytes, *, json_name: str, created: datetime) -> bytes:
     pdf = _ReportPDF(format="A4")
+    pdf.dev_only = doc.get("signing_key_dev_only") is True
     pdf.set_creation_date(created)
     pdf.set_title(f"Masker compliance report: {doc['session']}")
     pdf.set_author("Masker")
@@ -47,6 +59,8 @@ def render_pdf(doc: dict[str, Any], signed: bytes, signature: bytes, *, json_nam
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
+    if pdf.dev_only:
+        _dev_banner(pdf, str(doc.get("dev_only_statement", DEV_ONLY_MARK)))
 
     pdf.set_font(FONT, "B", 16)
     pdf.cell(0, 9, "Masker compliance report", new_x="LMARGIN", new_y="NEXT")
@@ -62,13 +76,15 @@ def render_pdf(doc: dict[str, Any], signed: bytes, signature: bytes, *, json_nam
 
     _heading(pdf, f"HIPAA Safe Harbor coverage (computed {doc['coverage']['computed_at']})")
     _coverage_table(pdf, doc["coverage"]["categories"])
+    pdf.set_font(FONT, size=7)
+    pdf.multi_cell(0, 3.5, _evaluation_text(doc["coverage"].get("evaluation")), new_x="LMARGIN", new_y="NEXT")
 
     _heading(pdf, "Event counts")
     events = doc["events"]
     _table(pdf, [("Event kind", "Count"), *((k, str(v)) for k, v in events["by_kind"].items())], widths=(90, 30))
     if events["by_entity"]:
         pdf.ln(2)
-        rows = [("Entity kind", "Detections", "Redactions", "Other")]
+        rows: list[tuple[str, ...]] = [("Entity kind", "Detections", "Redactions", "Other")]
         for kind, counts in events["by_entity"].items():
             det, red = counts.get("detection", 0), counts.get("redaction_applied", 0)
             rows.append((kind, str(det), str(red), str(sum(counts.values()) - det - red)))
@@ -78,9 +94,11 @@ def render_pdf(doc: dict[str, Any], signed: bytes, signature: bytes, *, json_nam
     bars = {k: v.get("detection", 0) for k, v in events["by_entity"].items()} or dict(events["by_kind"])
     _bar_chart(pdf, bars)
 
-    _heading(pdf, "PCI DSS scope")
-    pdf.set_font(FONT, size=8)
-    pdf.multi_cell(0, 4, f"{PCI_NOTE} Card-number detections in this session: {doc['pci']['card_detections']}.")
+    if "pci" in doc:
+        _heading(pdf, "PCI DSS scope")
+        pdf.set_font(FONT, size=8)
+        pdf.multi_cell(0, 4, f"{doc['pci']['note']} Card-number detections in this session: "
+                             f"{doc['pci']['card_detections']}.")
 
     _heading(pdf, "Integrity")
     sig_name = json_name + SIG_SUFFIX
@@ -127,7 +145,8 @@ def _facts(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("Session", doc["session"]),
         ("Agent(s)", ", ".join(doc["agents"]) or "-"),
         ("Time range (UTC)", f"{doc['time_range']['first']} to {doc['time_range']['last']}"),
-        ("Policy", f"{pol['name'] or '-'} · sha256 {pol['hash'][:16] or '-'}"),
+        ("Policy", f"{pol['name'] or '-'} · sha256 {pol['hash'][:16] or '-'}"
+                   + (f" ({len(pol['seen'])} policies in the events: see Statement)" if len(pol["seen"]) > 1 else "")),
         ("Events", f"{ev['count']} (journal seq {ev['first_seq']}..{ev['last_seq']})"),
         ("Requests", f"{doc['requests']['forwarded']} forwarded, {doc['requests']['blocked']} blocked"),
         ("Upstream hosts (BAA)", hosts),
@@ -151,6 +170,40 @@ def _truncations(journal: dict[str, Any]) -> str:
     )
 
 
+def _dev_banner(pdf: FPDF, statement: str) -> None:
+    """A red box across the top of the first page."""
+    pdf.set_fill_color(*_DEV_RED)
+    pdf.set_text_color(255)
+    pdf.set_font(FONT, "B", 14)
+    pdf.cell(0, 9, f"{DEV_ONLY_MARK} SIGNING KEY: NOT EVIDENCE", fill=True, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 8)
+    pdf.multi_cell(0, 4.2, statement, fill=True, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+    pdf.set_fill_color(255)
+    pdf.ln(2)
+
+
+def _recall_text(entry: dict[str, Any]) -> str:
+    """``asq 97.5% of 814; physionet 91.2% of 824``, or the reason there is no number."""
+    measured = (entry.get("recall") or {}).get("measured") or []
+    if measured:
+        return "; ".join(f"{m['set']} {m['recall'] * 100:.1f}% of {m['spans']}" for m in measured)
+    return str((entry.get("recall") or {}).get("note") or "not measured")
+
+
+def _evaluation_text(evaluation: dict[str, Any] | None) -> str:
+    if not evaluation:
+        return "Measured recall: not measured (no evaluation record was given to this report)."
+    if not evaluation.get("applies"):
+        return f"Measured recall: not measured ({evaluation.get('reason') or 'no record'})."
+    sets = "; ".join(f"{name}: {e.get('docs')} documents, {e.get('spans')} gold values, from {e.get('source')}, "
+                     f"measured {e.get('measured_at')}" for name, e in (evaluation.get("sets") or {}).items())
+    return ("Measured recall: share of the benchmark values of a category that were masked in full (any "
+            f"detected kind counts), by scripts/eval_detect.py with NER model {evaluation.get('model_id')} "
+            f"and passes {evaluation.get('passes')}. Sets: {sets}. Recall on these sets is not recall on "
+            "this session's traffic.")
+
+
 def _heading(pdf: FPDF, text: str) -> None:
     pdf.ln(3)
     pdf.set_font(FONT, "B", 11)
@@ -170,10 +223,11 @@ def _table(pdf: FPDF, rows: list[tuple[str, ...]], *, widths: tuple[int, ...]) -
 def _coverage_table(pdf: FPDF, categories: dict[str, Any]) -> None:
     pdf.set_font(FONT, size=7)
     with pdf.table(
-        col_widths=(10, 52, 16, 50, 52), width=180, align="LEFT", line_height=3.8, text_align="LEFT",
+        col_widths=(9, 38, 14, 41, 36, 42), width=180, align="LEFT", line_height=3.8, text_align="LEFT",
         headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
     ) as table:
-        table.row(("Cat.", "Category", "Status", "Covered kinds", "Gaps and notes"))
+        table.row(("Cat.", "Category", "Status", "Measured recall (set, share, values)", "Covered kinds",
+                   "Gaps and notes"))
         for letter, entry in categories.items():
             status = str(entry.get("status", ""))
             gaps = entry.get("gaps") or []
@@ -182,6 +236,7 @@ def _coverage_table(pdf: FPDF, categories: dict[str, Any]) -> None:
             row.cell(letter)
             row.cell(str(entry.get("category", "")))
             row.cell(status, style=FontFace(fill_color=_STATUS_COLOURS.get(status, (255, 255, 255))))
+            row.cell(_recall_text(entry))
             row.cell(", ".join(entry.get("covered") or []) or "-")
             row.cell("; ".join(t for t in (gap_text, str(entry.get("note") or "")) if t) or "-")
 

@@ -6,6 +6,11 @@ with the public key (``<name>.pub.pem``), so an auditor can check it with
 ``openssl pkeyutl -verify -pubin -rawin`` and no Python. The PDF shows the
 same ``merkle_root_hex`` and carries the JSON and signature as attachments.
 Reports read only the journal, which is verified first.
+
+What the report says about masking is derived from the policies and events
+it covers (``masker.audit.statements``); a report signed with a DEV-ONLY key
+says so in the signed JSON (``signing_key_dev_only``) and on the PDF's first
+page, and a verifier repeats it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,29 +29,31 @@ import rfc8785
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from .events import JOURNAL_TRUNCATED, RESIDUAL_SCAN
 from . import checkpoint as cpmod
+from .events import JOURNAL_TRUNCATED, RESIDUAL_SCAN
 from .keys import KeyPin, fingerprint, public_key_pem
 from .merkle import CompactRange, leaf_hash
-from .verify import ChainBroken, ChainState, Record, VerifyResult, initial_state, scan, shared_lock
+from .progress import SILENT, Progress
+from .statements import CARD, masking_statement, pci_section, policy_handling
+from .verify import (
+    ChainBroken,
+    ChainState,
+    Record,
+    VerifyResult,
+    initial_state,
+    journal_files,
+    scan,
+    shared_lock,
+)
 
 SCHEMA = "masker-audit-v1"
+DEV_ONLY_MARK = "DEV-ONLY"
 SIG_SUFFIX = ".sig"
 PUB_SUFFIX = ".pub.pem"
 
-PSEUDONYM_STATEMENT = (
-    "Masker replaces detected identifiers with tokens derived from the values under keys "
-    "(keyed HMAC or AEAD). These tokens are pseudonyms (re-identification codes) under "
-    "45 CFR 164.514(c); the masked text is NOT de-identified under the Safe Harbor method "
-    "of 45 CFR 164.514(b)(2), and remains PHI for whoever holds the keys or the vault. "
-    "The coverage matrix states which Safe Harbor identifier kinds the policy looks for, "
-    "not that every instance was found."
-)
-PCI_NOTE = (
-    "Payment card numbers (12-19 digits passing Luhn) are in PCI DSS scope, not a Safe Harbor "
-    "category. Masker tokenizes detected PANs before they leave; tokens and vault entries are "
-    "keyed (HMAC / AES-GCM-SIV) with keys from the environment. Detection counts below are of "
-    "events, never of values."
+DEV_ONLY_STATEMENT = (
+    "DEV-ONLY SIGNING KEY: this report was signed with a development key that Masker generated into "
+    "dev-keys.env outside production. Its signature proves integrity only; it is not evidence for an audit."
 )
 TRUNCATION_STATEMENT = (
     "An operator accepted that the journal lost events (masker audit accept-truncation): the journal was "
@@ -73,22 +80,33 @@ def build_report(
     policy: Any | None,
     out_dir: Path,
     created: datetime | None = None,
+    dev_signing_key: bool = False,
+    evaluation: Mapping[str, Any] | None = None,
+    progress: Progress = SILENT,
 ) -> tuple[Path, Path]:
     """Write ``<out_dir>/<name>.json`` (+ ``.sig``, ``.pub.pem``) and ``<name>.pdf``.
 
     ``coverage`` is the Safe Harbor matrix at generation time
-    (``masker.policy.coverage.coverage_matrix``), or a callable returning it.
-    ``policy`` (a ``masker.policy.model.Policy``) supplies retention settings.
-    Same journal, session, key and ``created`` give byte-identical files.
+    (``masker.policy.coverage.coverage_matrix``, with ``with_measured_recall``),
+    or a callable returning it; ``evaluation`` the evaluation record's summary
+    (``masker.policy.recall.evaluation_summary``). ``policy`` (a
+    ``masker.policy.model.Policy``) supplies retention settings and the rules
+    of the events made under its hash. ``dev_signing_key``: the signing key
+    is a DEV-ONLY one (the caller knows where it came from). Same journal,
+    session, key and ``created`` give byte-identical files.
     """
-    created = (created or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
-    matrix = coverage() if callable(coverage) else coverage
-    events, context, journal = _session_events(Path(directory), audit_key, session, signing_key.verify_key)
+    created = (created or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    events, context, journal = _session_events(
+        Path(directory), audit_key, session, signing_key.verify_key, progress=progress)
     if not events:
         raise ReportError("no journal events for this session")
+    progress.stage("computing coverage")
+    matrix = coverage() if callable(coverage) else coverage
     doc = report_document(
-        events, journal, session, signing_key, coverage=matrix, policy=policy, created=created, context=context
+        events, journal, session, signing_key, coverage=matrix, policy=policy, created=created, context=context,
+        dev_signing_key=dev_signing_key, evaluation=evaluation,
     )
+    progress.stage("signing")
     data = rfc8785.dumps(doc)
     signature = signing_key.sign(data).signature
 
@@ -102,6 +120,7 @@ def build_report(
 
     from .pdf import render_pdf  # fpdf2 is only needed here
 
+    progress.stage("rendering PDF")
     pdf_path = out_dir / f"{stem}.pdf"
     cpmod.write_atomic(pdf_path, render_pdf(doc, data, signature, json_name=json_path.name, created=created))
     return json_path, pdf_path
@@ -115,7 +134,7 @@ def _safe_name(session: str) -> str:
 
 
 def _session_events(
-    directory: Path, audit_key: bytes, session: str, signer: VerifyKey | None = None
+    directory: Path, audit_key: bytes, session: str, signer: VerifyKey | None = None, *, progress: Progress = SILENT
 ) -> tuple[list[Record], list[Record], dict[str, Any]]:
     """The session's records, the session-less ``policy_loaded`` records in force
     during it, and the journal's state, after verifying the whole journal (its
@@ -125,8 +144,10 @@ def _session_events(
     found: list[Record] = []
     loaded: list[Record] = []  # process-wide policy_loaded events (no session)
     history = History(set())
+    counted = _counter(directory, progress, "verifying journal")
 
     def keep(rec: Record, _st: ChainState) -> None:
+        counted()
         if rec.body.get("session") == session:
             found.append(rec)
         elif rec.body.get("kind") == "policy_loaded" and not rec.body.get("session"):
@@ -138,6 +159,8 @@ def _session_events(
             scan(directory, audit_key, state, keep, before=history.before)
         except (ChainBroken, JournalIntegrityError) as exc:
             raise ReportError(f"journal does not verify: {exc}") from None
+        finally:
+            progress.end()
     if signer is not None and history.keys and bytes(signer) not in history.keys:
         raise ReportError(f"the journal is pinned to another signing key ({fingerprint(history.keys[-1])})")
     first_seq = found[0].seq if found else None
@@ -173,6 +196,24 @@ def _session_events(
     return found, context, journal
 
 
+def _counter(directory: Path, progress: Progress, label: str) -> Callable[[], None]:
+    """A per-record callback that shows ``label: n/total events``; total = journal lines (counted only when shown)."""
+    if not progress.enabled:
+        return lambda: None
+    total = 0
+    for path in journal_files(directory):
+        with open(path, "rb") as fh:
+            total += sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        progress.count(label, done, max(total, done))
+
+    return step
+
+
 def session_merkle_root(records: list[Record]) -> str:
     """RFC 6962 root over the session's canonical event bodies, in seq order."""
     tree = CompactRange()
@@ -191,6 +232,8 @@ def report_document(
     policy: Any | None,
     created: datetime,
     context: Sequence[Record] = (),
+    dev_signing_key: bool = False,
+    evaluation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The unsigned "Masker Audit Schema v1" document (see docs/audit-schema-v1.md).
 
@@ -251,9 +294,12 @@ def report_document(
     agents = sorted({b.get("agent") or "" for b in bodies})
     retention_days = policy.audit.retention_days if policy is not None else None
     statuses = Counter(str(v.get("status", "")) for v in coverage.values())
+    handling = policy_handling(in_order, policy)
+    pci = pci_section(handling, by_entity.get(CARD, Counter()).get("detection", 0))
     vk = signing_key.verify_key
-    return {
+    doc: dict[str, Any] = {
         "schema": SCHEMA,
+        "signing_key_dev_only": dev_signing_key,
         "generated_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "session": session,
         "agent": agents[0] if len(agents) == 1 else None,
@@ -271,10 +317,12 @@ def report_document(
         "journal": journal,
         "coverage": {
             "computed_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "policy": {"name": policy.name, "hash": policy.hash} if policy is not None else None,
             "summary": dict(sorted(statuses.items())),
             "categories": {k: coverage[k] for k in sorted(coverage)},
+            "evaluation": dict(evaluation) if evaluation is not None else None,
         },
-        "pci": {"card_detections": by_entity.get("CREDIT_CARD", Counter()).get("detection", 0), "note": PCI_NOTE},
+        "handling": handling,
         "residual_scan": residual_doc,
         "rehydration": {"successes": by_kind.get("rehydration", 0), "failures": by_kind.get("rehydration_failed", 0)},
         "requests": {"forwarded": by_kind.get("request_forwarded", 0), "blocked": by_kind.get("request_blocked", 0)},
@@ -292,13 +340,18 @@ def report_document(
             "journal_first_retained_seq": journal["first_retained_seq"],
             "statement": RETENTION_STATEMENT,
         },
-        "statement": PSEUDONYM_STATEMENT,
+        "statement": masking_statement(handling),
         "signer": {
             "alg": "Ed25519",
             "public_key_b64": base64.b64encode(bytes(vk)).decode("ascii"),
             "fingerprint": fingerprint(vk),
         },
     }
+    if dev_signing_key:
+        doc["dev_only_statement"] = DEV_ONLY_STATEMENT
+    if pci is not None:
+        doc["pci"] = pci
+    return doc
 
 
 # -- verification -------------------------------------------------------------
@@ -310,6 +363,7 @@ def verify_report(
     pubkey: VerifyKey | KeyPin | None = None,
     journal_dir: Path | None = None,
     audit_key: bytes | None = None,
+    progress: Progress = SILENT,
 ) -> VerifyResult:
     """Check a report (``.json`` with its ``.json.sig``, or ``.pdf``); the message names the first failure.
 
@@ -317,7 +371,8 @@ def verify_report(
     the report names, which proves integrity only), for a PDF that its
     attachment is the signed JSON it displays (and equals a sibling ``.json``),
     and with ``journal_dir`` + ``audit_key`` that the journal still verifies
-    and yields the same Merkle roots.
+    and yields the same Merkle roots. A report signed with a DEV-ONLY key
+    says so in the message (and its PDF must show it).
     """
     path = Path(path)
     try:
@@ -349,21 +404,31 @@ def verify_report(
         named.verify(data, signature)
     except (BadSignatureError, ValueError):
         return _fail("signature does not verify")
+    dev = doc.get("signing_key_dev_only")
     if text is not None:
         compact = "".join(text.split())
         if doc.get("merkle_root_hex", "") not in compact:
             return _fail("PDF shows a different Merkle root than its embedded JSON")
+        if dev is True and DEV_ONLY_MARK not in compact:
+            return _fail("PDF does not show the DEV-ONLY marking of its embedded JSON")
         sibling = path.with_suffix(".json")
         if sibling.exists() and sibling.read_bytes() != data:
             return _fail(f"PDF's embedded JSON differs from {sibling.name}")
     count = int(doc.get("events", {}).get("count", 0))
     if journal_dir is not None and audit_key is not None:
-        problem = _check_against_journal(doc, Path(journal_dir), audit_key)
+        problem = _check_against_journal(doc, Path(journal_dir), audit_key, progress)
         if problem:
             return _fail(problem, first_bad_seq=doc.get("events", {}).get("first_seq"))
     note = "" if pin is not None else " (checked with the key the report names; pin it with --pubkey)"
     journal_note = "" if journal_dir is not None and audit_key is not None else " (journal not checked)"
-    return VerifyResult(True, count, f"report ok{note}{journal_note}", None, merkle_root=str(doc.get("merkle_root_hex")))
+    if dev is False:
+        dev_note = ""
+    elif dev is True:
+        dev_note = f" ({DEV_ONLY_MARK} signing key: integrity only, not evidence for an audit)"
+    else:  # a report made before the field existed, or one that does not say
+        dev_note = f" (the report does not say whether its signing key is {DEV_ONLY_MARK})"
+    return VerifyResult(True, count, f"report ok{dev_note}{note}{journal_note}", None,
+                        merkle_root=str(doc.get("merkle_root_hex")))
 
 
 def _fail(message: str, first_bad_seq: int | None = None) -> VerifyResult:
@@ -388,7 +453,9 @@ def _read_pdf(path: Path) -> tuple[bytes, bytes, str]:
     return attachments[jsons[0]][0], attachments[jsons[0] + SIG_SUFFIX][0], text
 
 
-def _check_against_journal(doc: dict[str, Any], directory: Path, audit_key: bytes) -> str | None:
+def _check_against_journal(
+    doc: dict[str, Any], directory: Path, audit_key: bytes, progress: Progress = SILENT
+) -> str | None:
     """Recompute the session and journal Merkle roots as of the report's journal size."""
     try:
         size = int(doc["journal"]["size"])
@@ -399,8 +466,10 @@ def _check_against_journal(doc: dict[str, Any], directory: Path, audit_key: byte
     found: list[Record] = []
     roots: dict[str, str] = {}
     cut_at: list[int] = []
+    counted = _counter(directory, progress, "verifying journal")
 
     def keep(rec: Record, st: ChainState) -> None:
+        counted()
         if rec.seq < size and rec.body.get("session") == session:
             found.append(rec)
         if rec.body.get("kind") == JOURNAL_TRUNCATED:
@@ -416,6 +485,8 @@ def _check_against_journal(doc: dict[str, Any], directory: Path, audit_key: byte
             scan(directory, audit_key, state, keep)
         except ChainBroken as exc:
             return f"journal does not verify: {exc}"
+        finally:
+            progress.end()
     later_cuts = cut_at[int(doc["journal"].get("epoch", 0) or 0):]  # accepted after the report was made
     accepted = (f"; a truncation was accepted at seq {later_cuts[0]} (journal_truncated) after the report was made"
                 if later_cuts else "")

@@ -5,8 +5,10 @@ enables it, does not pass it through, and some pass the policy runs (and
 allows for that kind) has a detector that reports it. What the detectors
 report comes from ``masker.detect.registry.detector_kinds``.
 
-This says which identifier kinds are looked for, not how well they are found
-(recall is measured by the benchmarks).
+The status says which identifier kinds are looked for, not how well they are
+found: ``with_measured_recall`` puts beside it the recall the shipped
+evaluation measured per category (``masker.policy.recall``), or says "not
+measured" and why.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from masker.kinds import KIND_CATEGORY, SAFE_HARBOR_CATEGORIES
+from masker.policy import recall
 from masker.policy.model import Policy
 
 FULL = "full"
@@ -111,3 +114,29 @@ def coverage_matrix(policy: Policy, detector_kinds: Mapping[str, frozenset[str]]
             "note": "; ".join(notes),
         }
     return matrix
+
+
+def with_measured_recall(
+    matrix: Mapping[str, Mapping[str, Any]], record: Mapping[str, Any] | None, model: str | None, policy_hash: str
+) -> dict[str, dict]:
+    """``matrix`` with a ``recall`` entry per category: ``measured`` (per benchmark set:
+    ``set``, ``spans``, ``recall``, ``measured_at``) and ``note`` ("not measured: ..."
+    when there is no number for it).
+
+    ``record`` is the evaluation record beside the NER model, ``model`` the
+    ``recall.model_id`` of the model in use, ``policy_hash`` the policy the
+    matrix was computed for; a record of another model or policy applies to
+    no category.
+    """
+    reason = recall.applicability(record, model, policy_hash)
+    out: dict[str, dict] = {}
+    for letter, entry in matrix.items():
+        measured = recall.category_recall(record, letter) if record is not None and reason is None else []
+        if measured:
+            note = ""
+        elif reason is not None:
+            note = f"not measured: {reason}"
+        else:
+            note = "not measured: no benchmark set has values of this category"
+        out[letter] = {**entry, "recall": {"metric": recall.METRIC, "measured": measured, "note": note}}
+    return out
