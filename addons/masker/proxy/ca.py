@@ -3,9 +3,11 @@
 The CA lives in ``<data-dir>/ca`` unless ``MASKER_CA_DIR`` names a directory
 (a mounted secret shared by replicas), or ``MASKER_CA_FILE`` names a PEM with
 the private key and certificate, which is installed into the confdir. A
-read-only ``MASKER_CA_DIR`` must also hold ``mitmproxy-dhparam.pem``
-(mitmproxy writes it when missing); with a plain key+cert secret prefer
-``MASKER_CA_FILE``.
+writable confdir gets every file mitmproxy reads (``ensure_ca`` writes
+``mitmproxy-dhparam.pem`` too, so ``masker ca --data-dir DIR`` leaves what a
+Secret needs: ``SECRET_KEYS``); a read-only one (a mounted Secret) must hold
+them all, else ``ensure_ca`` stops with the names of the missing files
+rather than mitmproxy crashing on a write.
 Files holding the key are 0600. Clients get only the certificate, appended
 to the usual public roots (``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``
 *replace* the trust store, so the bundle must carry both).
@@ -29,6 +31,13 @@ KEY_FILE = f"{BASENAME}-ca.pem"
 CERT_FILE = f"{BASENAME}-ca-cert.pem"
 SECRET_FILES = (KEY_FILE, f"{BASENAME}-ca.p12")
 BUNDLE_FILE = "ca-bundle.pem"
+DHPARAM_FILE = f"{BASENAME}-dhparam.pem"
+# What a read-only confdir (a mounted Secret) must hold: mitmproxy reads all three.
+SECRET_KEYS = (KEY_FILE, CERT_FILE, DHPARAM_FILE)
+
+
+class CAError(RuntimeError):
+    """The CA cannot be used as configured; the message says what to fix."""
 
 
 def ca_dir(data_dir: Path, env: Mapping[str, str] = os.environ) -> Path:
@@ -38,6 +47,11 @@ def ca_dir(data_dir: Path, env: Mapping[str, str] = os.environ) -> Path:
 def ensure_ca(confdir: Path, env: Mapping[str, str] = os.environ) -> bytes:
     """Create (or install from ``MASKER_CA_FILE``) the CA; return the client certificate (PEM)."""
     key_path = confdir / KEY_FILE
+    if confdir.is_dir() and not os.access(confdir, os.W_OK):
+        missing = [name for name in SECRET_KEYS if not (confdir / name).is_file()]
+        if missing:
+            raise CAError(f"CA directory {confdir} is read-only and lacks {', '.join(missing)} "
+                          "(`masker ca --data-dir DIR` writes them to DIR/ca)")
     if not key_path.exists():
         confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if env.get("MASKER_CA_FILE"):
@@ -51,8 +65,10 @@ def ensure_ca(confdir: Path, env: Mapping[str, str] = os.environ) -> bytes:
     cert = x509.load_pem_x509_certificates(key_path.read_bytes())[0]
     pem = cert.public_bytes(serialization.Encoding.PEM)
     cert_path = confdir / CERT_FILE
-    if not cert_path.exists() and os.access(confdir, os.W_OK):
-        cert_path.write_bytes(pem)
+    if os.access(confdir, os.W_OK):
+        if not cert_path.exists():
+            cert_path.write_bytes(pem)
+        CertStore.load_dhparam(confdir / DHPARAM_FILE)  # writes mitmproxy's default when missing
     return pem
 
 
