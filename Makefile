@@ -32,10 +32,19 @@ $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# System packages the tests drive, installed with apt-get when missing (sudo unless root): Debian's
+# chromium + chromedriver (the live view's browser test, tests/e2e/test_e2e_live_view.py) and iptables
+# (the transparent-mode deployment test, tests/e2e/test_e2e_deploy.py). Neither test skips without them.
+TEST_TOOLS := /usr/bin/chromedriver /usr/sbin/iptables
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(TEST_TOOLS) &:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver iptables
+
 run: $(VENV)/.installed
 	$(BIN)/masker run $(ARGS)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(TEST_TOOLS)
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(VENV)/.installed

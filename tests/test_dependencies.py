@@ -168,5 +168,7 @@ def test_installs_go_through_the_locks_with_hashes():
     assert re.search(r"pip install .*--no-deps .*-e \.", recipe), recipe
     assert re.search(r"^lock:", makefile, re.M), "Makefile: no `make lock`"
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    assert re.search(r"pip install .*--require-hashes .*-r requirements\.lock", dockerfile)
+    # the image's requirements are the runtime lock (onnxruntime-gpu swapped for its CPU wheel in the CPU variant)
+    assert re.search(r'variant_requirements\.py "\$VARIANT" requirements\.lock > (\S+)', dockerfile), "no lock-derived requirements"
+    assert re.search(r"pip install .*--require-hashes .*-r /tmp/requirements\.txt", dockerfile)
     assert not re.search(r"pip install[^\n]*\s-e\s", dockerfile), "the image must not pip install -e (unlocked dependencies)"

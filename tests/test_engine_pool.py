@@ -15,7 +15,7 @@ import pytest
 
 from masker.audit.verify import verify_journal
 from masker.engine import MaskingError, TextField
-from masker.engine_pool import WorkerStartError, default_workers
+from masker.engine_pool import default_workers
 from masker.policy.load import default_policy_path
 from masker.runtime import open_runtime
 from masker.scope import Scope
@@ -126,15 +126,38 @@ def test_masking_errors_keep_code_and_status_across_processes() -> None:
     assert (err.code, err.status, str(err)) == ("residual_phi", 502, "2 identifier(s) remained")
 
 
-def test_workers_refuse_to_start_on_a_policy_that_changed(tmp_path: Path, regex_policy: Path) -> None:
+def test_workers_mask_by_the_catalog_the_proxy_validated_not_the_file(tmp_path: Path, regex_policy: Path) -> None:
     rt = open_runtime(regex_policy, tmp_path / "data", KEYS)
     try:
-        edited = regex_policy.read_text().replace("version: 1", "version: 2")
-        assert edited != regex_policy.read_text()
-        regex_policy.write_text(edited)
-        with pytest.raises(WorkerStartError):
-            rt.start_workers(1)
-        assert rt.pool is None
+        # edited after the proxy process read it: the workers never read the file
+        regex_policy.write_text(regex_policy.read_text().replace("action: tokenize", "action: redact"))
+        rt.start_workers(1)
+        masked = rt.engine.mask_texts([TextField(TEXT, "user", "m")], Scope("a", "s"))[0]
+        assert "MSKV1.PHONE." in masked and "[REDACTED:" not in masked
+    finally:
+        rt.close()
+
+
+def test_a_reload_reaches_every_worker_and_in_flight_generations_stay(tmp_path: Path, regex_policy: Path) -> None:
+    rt = open_runtime(regex_policy, tmp_path / "data", KEYS)
+    try:
+        rt.start_workers(2)
+        first = rt.engine
+        scope = Scope("a", "s")
+        regex_policy.write_text(regex_policy.read_text().replace("action: tokenize", "action: redact"))
+        second = rt.reload(rt.read_catalog(regex_policy))
+        assert second.generation == first.generation + 1 and second.policy.hash != first.policy.hash
+        # both workers (several calls at once) mask by the new generation ...
+        results: list[str] = []
+        threads = [threading.Thread(target=lambda: results.append(second.mask_texts([TextField(TEXT, "user", "m")], scope)[0]))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 4 and all("[REDACTED:PHONE]" in r and "MSKV1." not in r for r in results)
+        # ... and a request that started on the previous generation finishes on it
+        assert "MSKV1.PHONE." in first.mask_texts([TextField(TEXT, "user", "m")], scope)[0]
     finally:
         rt.close()
 

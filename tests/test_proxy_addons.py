@@ -103,7 +103,10 @@ class _ExplodingEngine:
     class policy:
         name, hash, media = "p", "h", "block"
 
-    def mask_texts(self, fields, scope):
+    def policy_for(self, agent):
+        return self.policy
+
+    def mask_texts(self, fields, scope, notes=None):
         raise RuntimeError("boom")
 
     def record(self, events):

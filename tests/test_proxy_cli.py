@@ -21,7 +21,8 @@ def test_run_defaults_are_local_and_regular(tmp_path, monkeypatch):
     s = cli.run_settings(_parse("run", "--data-dir", str(tmp_path)))
     assert (s["listen_host"], s["listen_port"], s["mode"]) == ("127.0.0.1", 8080, ["regular"])
     assert s["confdir"] == str(tmp_path / "ca") and (tmp_path / "ca" / "mitmproxy-ca.pem").exists()
-    assert s["masker_max_body"] == "16m" and s["masker_admin_token"] == ""
+    assert s["masker_max_body"] == "16m" and s["masker_admin_listen"] == "127.0.0.1:8090"
+    assert "masker_admin_token" not in s  # the option reads $MASKER_ADMIN_TOKEN itself
     assert "web_password" not in s
 
 

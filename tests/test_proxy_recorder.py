@@ -75,7 +75,10 @@ def test_failed_append_latches_and_the_next_request_is_refused():
         class policy:
             name, hash, media = "p", "h", "block"
 
-        def mask_texts(self, fields, scope):
+        def policy_for(self, agent):
+            return self.policy
+
+        def mask_texts(self, fields, scope, notes=None):
             return [f.text for f in fields]
 
     masking = Masking(lambda: Engine(), lambda: rec)
@@ -92,39 +95,14 @@ def test_failed_append_latches_and_the_next_request_is_refused():
     rec.close()
 
 
-class _Runtime:
-    """A runtime whose close() checks that the recorder was drained first."""
-
-    instances: list["_Runtime"] = []
-
-    def __init__(self) -> None:
-        self.sink = _Sink()
-        self.appended_before_close: list[list[str]] | None = None
-        _Runtime.instances.append(self)
-
-        class Engine:
-            class policy:
-                name = "p"
-
-            record = self.sink
-
-        self.engine = Engine()
-
-    def close(self) -> None:
-        self.appended_before_close = list(self.sink.batches)
-
-
-def build_runtime(policy_path: Path | None, data_dir: Path, env, **_options: object) -> _Runtime:
-    return _Runtime()
-
-
-def test_engine_holder_drains_the_recorder_before_closing_the_runtime(tmp_path):
-    holder = EngineHolder(factory=build_runtime)
+def test_engine_holder_drains_the_recorder_before_closing_the_runtime(tmp_path, monkeypatch):
+    monkeypatch.delenv("MASKER_ENV", raising=False)
+    holder = EngineHolder()  # the real runtime (dev keys in the data dir)
     with taddons.context(MaskerOptions(), holder) as tctx:
-        tctx.options.update(masker_data_dir=str(tmp_path), masker_audit_window="5")
+        tctx.options.update(masker_data_dir=str(tmp_path), masker_audit_window="5", masker_workers=0)
         holder.running()
-        runtime = _Runtime.instances[-1]
         assert holder.unready() is None
-        holder.recorder.hold("f", Event(kind=REQUEST_FORWARDED, session="s"))
-        holder.done()
-    assert runtime.appended_before_close == [["request_forwarded:s"]]
+        holder.recorder.hold("f", Event(kind=REQUEST_FORWARDED, session="held-session"))
+        holder.done()  # the window is 5 s: only a drain before the journal closes can append it
+    journaled = [json.loads(line) for f in sorted((tmp_path / "journal").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    assert any(e.get("kind") == REQUEST_FORWARDED and e.get("session") == "held-session" for e in journaled), journaled[-3:]

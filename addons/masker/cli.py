@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping, TextIO
+from typing import TextIO
 
 from masker import __version__, logs
 from masker.policy.load import PolicyError
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.started = started
     try:
-        logs.configure(getattr(args, "log_format", None))
+        # exported: worker processes (masker.engine_pool) configure the same format
+        os.environ[logs.FORMAT_ENV] = logs.configure(getattr(args, "log_format", None))
     except ValueError as exc:  # a bad MASKER_LOG_FORMAT
         print(f"masker: error: {exc}", file=sys.stderr)
         return 2
@@ -154,6 +156,7 @@ def _run_journaled(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from masker import agent_cli
     from masker.audit import cli as audit_cli
     from masker.policy import cli as policy_cli
     from masker.proxy import cli as proxy_cli
@@ -165,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy_cli.add_commands(sub)
     _add_text_commands(sub)
     policy_cli.add_commands(sub)
+    agent_cli.add_commands(sub)
     tokens_cli.add_commands(sub)
     audit_cli.add_commands(sub)
     return parser

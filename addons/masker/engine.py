@@ -10,8 +10,9 @@ is ``masker.masking.MaskingEngine``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from masker.audit.events import Event
 from masker.policy.model import Policy
@@ -36,6 +37,32 @@ class TextField:
     context: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SpanNote:
+    """One span found in a field, without its value: for the live view, metrics and mitmweb.
+
+    ``field`` indexes the fields of the ``mask_texts`` call; ``replacement``
+    is what was written (a token, ``[REDACTED:KIND]``, or the synthetic
+    marker ``[SYNTHETIC:KIND]``), None when the policy passes the kind through.
+    """
+
+    field: int
+    path: str
+    kind: str
+    pass_name: str
+    detector: str
+    confidence: float
+    action: str
+    replacement: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "field": self.field, "path": self.path, "kind": self.kind, "pass": self.pass_name,
+            "detector": self.detector, "confidence": self.confidence, "action": self.action,
+            "replacement": self.replacement,
+        }
+
+
 class MaskingError(Exception):
     """A request could not be masked; it must not be forwarded.
 
@@ -53,10 +80,17 @@ class MaskingError(Exception):
 
 
 class Engine(Protocol):
-    policy: Policy
+    policy: Policy  # the global policy
 
-    def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
-        """Masked text for each field, in order (all fields of one request at once).
+    def policy_for(self, agent: str) -> Policy:
+        """The policy requests of ``agent`` are masked by (its own, else the global one)."""
+
+    def upstream_for(self, agent: str) -> str | None:
+        """The only upstream base URL ``agent`` may reach, or None (any LLM host)."""
+
+    def mask_texts(self, fields: Sequence[TextField], scope: Scope, notes: list[SpanNote] | None = None) -> list[str]:
+        """Masked text for each field, in order (all fields of one request at once),
+        under the policy of ``scope.agent``; with ``notes``, a ``SpanNote`` per span is appended there.
 
         Journals detection/redaction events durably before returning; raises
         ``AuditUnavailable`` or ``MaskingError`` when it cannot, in which case

@@ -11,8 +11,16 @@ in WAL mode, so a token a worker mints is rehydrated by the proxy process.
 Each worker has its own pipe; the request thread sends on it and blocks on
 the reply, so a call costs one pickle each way and no extra thread hops (a
 ``ProcessPoolExecutor`` passes every call through two helper threads, each
-waiting for the GIL the event loop holds). ``rehydrate`` and ``record`` stay
-in the calling process: they are cheap, and stream callbacks need them at once.
+waiting for the GIL the event loop holds). Rehydration and journaling stay
+in the calling process (``masker.agent_engines``): they are cheap, and
+stream callbacks need them at once.
+
+Policies: a worker starts with the ``WorkerSpec``'s catalog and never reads
+the policy file. Each request names the catalog (policy generation) it is
+masked by; a worker that has another generation gets the catalog with the
+request and builds its engines first (keeping the previous generation for
+requests still in flight on it). So a reload reaches every worker, and no
+request is masked by a policy other than the one it started with.
 
 Fail closed: a worker that cannot start makes the engine unavailable (all
 workers are started and checked before the engine is handed out); a worker
@@ -29,16 +37,20 @@ import os
 import pickle
 import queue
 import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from masker.audit.events import AuditUnavailable, Event
-from masker.engine import MaskingError, TextField
+from masker import metrics
+from masker.audit.events import AuditUnavailable
+from masker.engine import MaskingError, SpanNote, TextField
+from masker.policy.catalog import PolicyCatalog
 from masker.scope import Scope
 
 if TYPE_CHECKING:
-    from masker.runtime import Runtime
+    from masker.agent_engines import AgentEngines
 
 log = logging.getLogger("masker")
 
@@ -73,6 +85,17 @@ def default_workers(cpus: int | None = None) -> int:
     return 0 if cpus < 2 else min(4, cpus)
 
 
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process opens its runtime from (picklable: sent at spawn)."""
+
+    data_dir: Path
+    env: Mapping[str, str]
+    model_dir: Path | None
+    catalog: PolicyCatalog
+    ner_threads: int = 2
+
+
 class WorkerStartError(Exception):
     """The worker processes could not be started (no PHI in the message)."""
 
@@ -80,12 +103,13 @@ class WorkerStartError(Exception):
 class _Worker:
     """One worker process and the proxy's end of its pipe."""
 
-    def __init__(self, start_args: tuple[Any, ...]) -> None:
+    def __init__(self, spec: WorkerSpec) -> None:
         self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=_serve, args=(child, *start_args), name="masker-worker", daemon=True)
+        self.process = _CTX.Process(target=_serve, args=(child, spec), name="masker-worker", daemon=True)
         self.process.start()
         child.close()
         self.ready = False
+        self.generation = spec.catalog.generation  # the catalog the worker masks by
         self.ner_provider: str | None = None
 
     def wait_ready(self, timeout: float | None) -> None:
@@ -100,13 +124,19 @@ class _Worker:
         self.ready = True
         self.ner_provider = value["ner_provider"]
 
-    def call(self, fields: list[TextField], scope: Scope, timeout: float | None) -> list[str]:
+    def call(
+        self, fields: list[TextField], scope: Scope, catalog: PolicyCatalog, want_notes: bool, timeout: float | None
+    ) -> tuple[list[str], list[SpanNote]]:
         self.wait_ready(START_TIMEOUT_S)
-        self.conn.send((fields, scope))
+        new_catalog = catalog if catalog.generation != self.generation else None
+        self.conn.send((fields, scope, catalog.generation, new_catalog, want_notes))
         if not self.conn.poll(timeout):
             raise _Overdue
-        status, value = self.conn.recv()
-        if status == "error":
+        status, value, samples = self.conn.recv()
+        metrics.replay(samples)  # what the worker measured (detections, NER, cache, journal)
+        if new_catalog is not None and status != "catalog_failed":
+            self.generation = catalog.generation
+        if status != "ok":
             raise value
         return value
 
@@ -134,23 +164,18 @@ class PooledEngine:
     core is free again (a thread could not be stopped; a process can).
     """
 
-    def __init__(self, runtime: Runtime, workers: int, timeout: float | None = None) -> None:
+    def __init__(self, spec: WorkerSpec, workers: int, timeout: float | None = None) -> None:
         if not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be between 1 and {MAX_WORKERS}")
-        self._local = runtime.engine  # rehydrates and records only: it is never asked to mask
-        self.policy = runtime.policy
         self._workers = workers
         self._timeout = timeout
-        self._start_args = (
-            runtime.policy_path, runtime.data_dir, dict(runtime.env), runtime.model_dir, runtime.policy.hash,
-            _ner_threads(workers),
-        )
+        self._spec = replace(spec, ner_threads=_ner_threads(workers))
         self._closed = False
         self._audit_failure: str | None = None
         # Most recently used first: under light load one warm worker (caches, detection
         # cache of the session) serves the requests; the others wake only under load.
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
-        started = [_Worker(self._start_args) for _ in range(workers)]
+        started = [_Worker(self._spec) for _ in range(workers)]
         try:
             for w in started:
                 w.wait_ready(START_TIMEOUT_S)
@@ -171,14 +196,17 @@ class PooledEngine:
         """Why a worker's journal refused an append (it stays latched, like the journal)."""
         return self._audit_failure
 
-    def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
+    def mask_texts(
+        self, fields: Sequence[TextField], scope: Scope, catalog: PolicyCatalog, notes: list[SpanNote] | None = None
+    ) -> list[str]:
+        """Masked ``fields`` under ``catalog`` (the caller's policy generation), by an idle worker."""
         if self._closed:
             raise MaskingError("engine_closed", "Masker is shutting down; nothing was forwarded", 503)
         worker = self._idle.get()  # blocks while every worker is busy
         if not worker.process.is_alive():  # died while idle: it held no request
             worker = self._respawn(worker)
         try:
-            result = worker.call(list(fields), scope, self._timeout)
+            masked, found = worker.call(list(fields), scope, catalog, notes is not None, self._timeout)
         except _Overdue:
             log.warning("a masking worker exceeded the %.1fs timeout; replacing it", self._timeout)
             worker.process.kill()
@@ -195,13 +223,9 @@ class PooledEngine:
             self._idle.put(worker)
             raise
         self._idle.put(worker)
-        return result
-
-    def rehydrate(self, text: str, scope: Scope, events: list[Event] | None = None, *, json_escape: bool = False) -> str:
-        return self._local.rehydrate(text, scope, events, json_escape=json_escape)
-
-    def record(self, events: Sequence[Event]) -> None:
-        self._local.record(events)
+        if notes is not None:
+            notes.extend(found)
+        return masked
 
     def close(self) -> None:
         """Stop the workers once their requests are done; each closes its runtime on the way out."""
@@ -221,9 +245,10 @@ class PooledEngine:
         next request tries again (and fails closed meanwhile).
         """
         log.error("a masking worker process stopped (exit code %s); starting a new one", dead.process.exitcode)
+        metrics.worker_restarted()
         dead.stop()
         try:
-            return _Worker(self._start_args)
+            return _Worker(self._spec)
         except OSError as e:
             log.error("could not start a masking worker: %s", type(e).__name__)
             return dead
@@ -242,33 +267,27 @@ def _ner_threads(workers: int) -> int:
 # -- in the worker processes ---------------------------------------------------
 
 
-def _serve(
-    conn: Connection,
-    policy_path: Path,
-    data_dir: Path,
-    env: Mapping[str, str],
-    model_dir: Path | None,
-    policy_hash: str,
-    ner_threads: int,
-) -> None:
+def _serve(conn: Connection, spec: WorkerSpec) -> None:
     """A worker's life: open the runtime, mask what arrives, close on ``None`` (or a closed pipe)."""
     # Ctrl-C reaches the whole process group: the proxy process stops the
     # workers in order (each closes its journal); a worker must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from masker import logs
     from masker.runtime import open_runtime
 
+    metrics.use_worker_mode()
+    logs.configure()  # the format the proxy chose (masker run exports MASKER_LOG_FORMAT)
     try:
         runtime = open_runtime(
-            policy_path, data_dir, env, model_dir=model_dir, announce=False, ner_threads=ner_threads, ner_spin=False
+            None, spec.data_dir, spec.env, model_dir=spec.model_dir, announce=False,
+            ner_threads=spec.ner_threads, ner_spin=False, catalog=spec.catalog,
         )
     except Exception as e:  # noqa: BLE001 - reported to the proxy, which refuses to start
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return
     try:
-        if runtime.policy.hash != policy_hash:
-            conn.send(("failed", "the policy file changed while the masking workers started"))
-            return
         conn.send(("ready", {"pid": os.getpid(), "ner_provider": runtime.ner_provider()}))
+        generations: dict[int, AgentEngines] = {spec.catalog.generation: runtime.engine}
         while True:
             try:
                 request = conn.recv()
@@ -276,13 +295,34 @@ def _serve(
                 return  # the proxy process is gone
             if request is None:
                 return
-            fields, scope = request
+            fields, scope, generation, catalog, want_notes = request
+            if catalog is not None and generation not in generations:
+                try:
+                    generations[generation] = runtime.build(catalog)
+                except Exception as e:  # noqa: BLE001 - validated in the proxy; fail this request closed
+                    _reply(conn, "catalog_failed", MaskingError("policy_unavailable", f"a worker could not build the "
+                                                              f"policy generation ({type(e).__name__})", 503))
+                    continue
+                for old in sorted(generations)[:-KEPT_GENERATIONS]:
+                    del generations[old]
+            engines = generations.get(generation)
+            if engines is None:
+                _reply(conn, "error", MaskingError("policy_unavailable", "the request's policy generation is gone", 503))
+                continue
+            notes: list[SpanNote] | None = [] if want_notes else None
             try:
-                conn.send(("ok", runtime.engine.mask_texts(fields, scope)))
+                _reply(conn, "ok", (engines.mask_texts(fields, scope, notes), notes or []))
             except Exception as e:  # noqa: BLE001 - the request fails closed in the proxy
-                conn.send(("error", _portable(e)))
+                _reply(conn, "error", _portable(e))
     finally:
         runtime.close()
+
+
+def _reply(conn: Connection, status: str, value: object) -> None:
+    conn.send((status, value, metrics.take_worker_samples()))
+
+
+KEPT_GENERATIONS = 2  # the current policy generation and the one before (requests still in flight on it)
 
 
 def _portable(error: Exception) -> Exception:

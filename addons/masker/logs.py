@@ -35,7 +35,8 @@ import logging
 import os
 import sys
 import traceback
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 FORMATS = ("text", "json")
 FORMAT_ENV = "MASKER_LOG_FORMAT"
@@ -46,7 +47,7 @@ _RESERVED = {"ts", "level", "logger", "msg", "client", "exc"}
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    t = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+    t = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(record.msecs):03d}Z"
 
 

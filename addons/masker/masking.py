@@ -1,17 +1,18 @@
-"""``MaskingEngine``: the implementation of ``masker.engine.Engine``.
+"""``MaskingEngine``: the implementation of ``masker.engine.Engine`` for one policy
+(``masker.agent_engines`` picks the one of a request's agent).
 
 Where a request is masked: ``MaskingEngine.mask_texts``.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from masker.audit.events import REDACTION_APPLIED, RESIDUAL_SCAN, SCAN_SKIPPED, Event, EventSink
+from masker.audit.events import DETECTION, REDACTION_APPLIED, RESIDUAL_SCAN, SCAN_SKIPPED, Event, EventSink
 from masker.detect.pipeline import Detector
 from masker.detect.propagation import occurrences, propagated_values
 from masker.detect.spans import Span
-from masker.engine import MaskingError, TextField
+from masker.engine import MaskingError, SpanNote, TextField
 from masker.policy.model import Policy
 from masker.scope import Scope
 from masker.tokens.apply import TokenApplier
@@ -50,7 +51,13 @@ class MaskingEngine:
         self._rehydrator = rehydrator
         self._sink = sink
 
-    def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
+    def policy_for(self, agent: str) -> Policy:
+        return self.policy
+
+    def upstream_for(self, agent: str) -> str | None:
+        return None
+
+    def mask_texts(self, fields: Sequence[TextField], scope: Scope, notes: list[SpanNote] | None = None) -> list[str]:
         events: list[Event] = []
         out = [f.text for f in fields]
         written: set[str] = set()  # replacements Masker wrote (surrogates are not tokens)
@@ -62,6 +69,8 @@ class MaskingEngine:
                 touched.add(i)
             out[i], ev = self._applier.apply(out[i], spans, scope)
             events.extend(_with_path(ev, fields[i].path))
+            if notes is not None:
+                notes.extend(_notes(i, fields[i].path, ev))
             written.update(_replacements(out[i], ev))
 
         scanned: list[int] = []
@@ -190,6 +199,20 @@ def _with_path(events: list[Event], path: str) -> list[Event]:
     for e in events:
         e.detail.setdefault("path", path)
     return events
+
+
+def _notes(field: int, path: str, events: list[Event]) -> list[SpanNote]:
+    """A ``SpanNote`` per detection in ``events`` (the applier's: each detection is
+    followed by its redaction event unless the kind passes through)."""
+    notes: list[SpanNote] = []
+    for n, e in enumerate(events):
+        if e.kind != DETECTION:
+            continue
+        after = events[n + 1] if n + 1 < len(events) else None
+        written = after.token if after is not None and after.kind == REDACTION_APPLIED and after.span == e.span else None
+        notes.append(SpanNote(field, path, e.entity_kind or "", str(e.detail.get("pass", "")), e.detector or "",
+                              float(e.detail.get("confidence", 0.0)), str(e.detail.get("action", "")), written))
+    return notes
 
 
 def _replacements(masked: str, events: list[Event]) -> set[str]:

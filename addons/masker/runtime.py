@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Mapping
 
 import yaml
+from nacl.signing import SigningKey
 
+from masker.agent_engines import AgentEngines
+from masker.agents import AgentStore
 from masker.audit.events import KEY_ROTATED, POLICY_LOADED, Event
 from masker.audit import witness
 from masker.audit.journal import Journal
@@ -26,15 +29,15 @@ from masker.audit.keys import audit_key_from_env, previous_signing_key_from_env,
 from masker.detect.cache import DetectionCache
 from masker.detect.ner import NerPass, default_model_dir
 from masker.detect.pipeline import Detector
-from masker.engine import Engine
-from masker.engine_pool import PooledEngine
+from masker.engine_pool import PooledEngine, WorkerSpec
 from masker.masking import MaskingEngine
-from masker.policy.load import default_policy_path, load_policy_for_runtime
+from masker.policy.catalog import CatalogPolicies, PolicyCatalog, read_catalog, resolve
+from masker.policy.load import default_policy_path, runtime_policy_source
 from masker.policy.model import Policy
 from masker.tokens.apply import TokenApplier
 from masker.tokens.keys import Keyring
 from masker.tokens.rehydrate import Rehydrator
-from masker.tokens.vault import Vault
+from masker.tokens.vault import Vault, vault_path
 
 log = logging.getLogger("masker")
 
@@ -97,35 +100,39 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def policy_kid(path: Path) -> str | None:
-    """The kid a policy file names, read before full validation so its dev key can exist."""
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    kid = doc.get("kid") if isinstance(doc, dict) else None
-    return kid if isinstance(kid, str) else None
-
-
 @dataclass
 class Runtime:
-    """Everything a running Masker holds open."""
+    """Everything a running Masker holds open.
+
+    ``engine`` is the current generation (``AgentEngines``: the global
+    policy and each agent's); ``reload`` swaps in the next one.
+    """
 
     data_dir: Path
     env: dict[str, str]
-    policy: Policy
     keyring: Keyring
     vault: Vault
     journal: Journal
-    detector: Detector
-    engine: Engine
+    agents: AgentStore
     audit_key: bytes
-    signing_key: object
+    signing_key: SigningKey
     ner: NerPass | None = None
-    policy_path: Path | None = None
     model_dir: Path | None = None
+    ner_threads: int = 2
+    ner_spin: bool = True
+    masks_here: bool = True  # False in the proxy process of a pool: the workers mask, it only rehydrates
     pool: PooledEngine | None = None
+    engine: AgentEngines = field(init=False)
     closed: bool = field(default=False)
+
+    @property
+    def policy(self) -> Policy:
+        """The global policy of the current generation."""
+        return self.engine.policy
+
+    @property
+    def catalog(self) -> PolicyCatalog:
+        return self.engine.catalog
 
     def start_workers(self, workers: int, timeout: float | None = None) -> None:
         """Mask in ``workers`` processes from now on (``masker.engine_pool``);
@@ -134,8 +141,35 @@ class Runtime:
         Raises ``WorkerStartError`` when they cannot start; the in-process
         engine is kept then.
         """
-        self.pool = PooledEngine(self, workers, timeout)
-        self.engine = self.pool
+        self.pool = PooledEngine(WorkerSpec(self.data_dir, self.env, self.model_dir, self.catalog), workers, timeout)
+        self.engine = self.engine.with_pool(self.pool)
+
+    def build(self, catalog: PolicyCatalog) -> AgentEngines:
+        """The engines of ``catalog`` (not swapped in); raises ``PolicyError`` when it is invalid.
+
+        Engines of policies the current generation has already are reused
+        (their detection caches stay warm).
+        """
+        policies = resolve(catalog, self.env)
+        known = {e.policy.hash: e for e in self.engine.engines()}
+        engines = _engines(catalog, policies, self, known)
+        return engines.with_pool(self.pool) if self.pool is not None else engines
+
+    def reload(self, catalog: PolicyCatalog, *, announce: bool = True) -> AgentEngines:
+        """Validate ``catalog`` and swap it in; ``announce`` journals ``policy_loaded``
+        (with the previous hashes). Raises ``PolicyError`` (nothing changes) when it
+        is invalid. Requests that hold the previous engine finish on it.
+        """
+        previous = self.engine
+        engines = self.build(catalog)
+        if announce:
+            self.journal.append([_policy_loaded(engines, self.ner_provider(), previous=previous)])
+        self.engine = engines
+        return engines
+
+    def read_catalog(self, path: Path) -> PolicyCatalog:
+        """``path`` and the stored agents as the next generation's catalog (not validated)."""
+        return read_catalog(path, self.agents.list(), self.catalog.generation + 1)
 
     def ner_provider(self) -> str | None:
         """The onnxruntime provider NER runs on (the workers' when pooled); None without NER."""
@@ -155,6 +189,7 @@ class Runtime:
             if self.pool is not None:
                 self.pool.close()  # workers first: their last events join this journal's chain
             self.journal.close()
+            self.agents.close()
             self.vault.close()
 
 
@@ -169,8 +204,13 @@ def open_runtime(
     ner_spin: bool = True,
     workers: int = 0,
     detect_timeout: float | None = None,
+    catalog: PolicyCatalog | None = None,
 ) -> Runtime:
-    """Open Masker: keys, policy, vault, journal, detector (with NER if the policy asks).
+    """Open Masker: keys, policies, vault, journal, detector (with NER if a policy asks).
+
+    The first generation's catalog is the policy file (the shipped one by
+    default) and the agents stored in the vault database; a worker process
+    passes the ``catalog`` the proxy process validated instead.
 
     With ``workers`` > 0, requests are masked in that many worker processes
     (``masker.engine_pool``; a worker busy past ``detect_timeout`` seconds is
@@ -180,17 +220,27 @@ def open_runtime(
     the cores among their NER sessions (``ner_threads``, no thread spinning).
     """
     policy_path = policy_path or default_policy_path()
-    if not policy_path.is_file():
+    if catalog is None and not policy_path.is_file():
         raise StartupError(f"policy file not found: {policy_path}")
-    kids = sorted({k for k in (policy_kid(policy_path), policy_kid(default_policy_path())) if k})
-    env = with_dev_keys(data_dir, env, kids)
-    policy = load_policy_for_runtime(policy_path, env)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    agents = AgentStore(vault_path(data_dir))
+    try:
+        stored = agents.list() if catalog is None else list(catalog.agents)
+        texts = [catalog.policy_yaml] if catalog is not None else [_read(policy_path), _read(default_policy_path())]
+        texts += [a.policy_yaml for a in stored if a.policy_yaml]
+        kids = sorted({k for k in [*map(_yaml_kid, texts), *(a.kid for a in stored)] if k})
+        env = with_dev_keys(data_dir, env, kids)
+        if catalog is None:
+            catalog = read_catalog(runtime_policy_source(policy_path, env), stored, generation=1)
+        policies = resolve(catalog, env)
+    except BaseException:
+        agents.close()
+        raise
     keyring = Keyring.from_env(env)
     audit_key = audit_key_from_env(env)
     signing_key = signing_key_from_env(env)
-    ner = None if workers > 0 else _open_ner(policy, model_dir, ner_threads, ner_spin)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    vault = Vault(data_dir / "vault.sqlite", keyring)
+    uses_ner = any("ner" in p.passes for p in [policies.default, *policies.by_agent.values()])
+    vault = Vault(vault_path(data_dir), keyring)
     # The journal checks itself against its pinned key, accepted truncations and
     # the newest signed checkpoints (local and witness directories) on open; a
     # journal cut short, rolled back, rewritten or pinned to another key raises
@@ -203,54 +253,71 @@ def open_runtime(
         )
     except BaseException:
         vault.close()
+        agents.close()
         raise
     if journal.integrity_error is not None:
         journal.close()
         vault.close()
+        agents.close()
         raise journal.integrity_error
-    detector = Detector(policy, ner=ner, cache=DetectionCache())
-    engine = MaskingEngine(
-        policy,
-        detector,
-        TokenApplier(policy, keyring, vault),
-        Rehydrator(keyring, vault, policy),
-        journal,
-    )
     runtime = Runtime(
-        data_dir, env, policy, keyring, vault, journal, detector, engine, audit_key, signing_key, ner,
-        policy_path=policy_path, model_dir=model_dir,
+        data_dir, env, keyring, vault, journal, agents, audit_key, signing_key,
+        model_dir=model_dir, ner_threads=ner_threads, ner_spin=ner_spin, masks_here=workers == 0,
     )
     try:
+        runtime.engine = _engines(catalog, policies, runtime, {})
         if workers > 0:
-            log.info("starting %d worker processes (each loads the policy%s)", workers,
-                     " and the NER model" if "ner" in policy.passes else "")
+            log.info("starting %d worker processes (each loads the policy%s)", workers, " and the NER model" if uses_ner else "")
             runtime.start_workers(workers, detect_timeout)
             log.info("masking in %d worker processes (ner pass: %s)", workers, runtime.ner_provider() or "off")
         if announce:
-            journal.append(_startup_events(policy, keyring, runtime.ner_provider()))
+            journal.append(_key_events(runtime.policy, keyring) + [_policy_loaded(runtime.engine, runtime.ner_provider())])
     except BaseException:
         runtime.close()
         raise
     return runtime
 
 
-def _startup_events(policy: Policy, keyring: Keyring, ner_provider: str | None) -> list[Event]:
-    return (
-        _key_events(policy, keyring)
-        + [
-            Event(
-                kind=POLICY_LOADED,
-                policy=policy.name,
-                policy_hash=policy.hash,
-                detail={
-                    "tokenization": policy.tokenization,
-                    "kid": policy.kid,
-                    "passes": list(policy.passes),
-                    "ner_provider": ner_provider,
-                },
+
+def _engines(catalog: PolicyCatalog, policies: CatalogPolicies, runtime: Runtime,
+             known: dict[str, MaskingEngine]) -> AgentEngines:
+    """One ``MaskingEngine`` per distinct policy of ``policies``, reusing ``known`` ones (by hash).
+
+    A policy that adds the ner pass loads the model on first use, where this
+    process masks (not in the proxy process of a pool: its workers do).
+    """
+    built = dict(known)
+
+    def engine(policy: Policy) -> MaskingEngine:
+        if policy.hash not in built:
+            if "ner" in policy.passes and runtime.ner is None and runtime.masks_here:
+                runtime.ner = _open_ner(runtime.model_dir, runtime.ner_threads, runtime.ner_spin)
+            detector = Detector(policy, ner=runtime.ner, cache=DetectionCache())
+            built[policy.hash] = MaskingEngine(
+                policy, detector, TokenApplier(policy, runtime.keyring, runtime.vault),
+                Rehydrator(runtime.keyring, runtime.vault, policy), runtime.journal,
             )
-        ]
-    )
+        return built[policy.hash]
+
+    default = engine(policies.default)
+    return AgentEngines(catalog, policies, default, {name: engine(p) for name, p in policies.by_agent.items()})
+
+
+def _policy_loaded(engines: AgentEngines, ner_provider: str | None, previous: AgentEngines | None = None) -> Event:
+    """``policy_loaded``: the global policy, each agent's own policy hash, and on a reload the previous ones."""
+    policy = engines.policy
+    detail: dict[str, object] = {
+        "tokenization": policy.tokenization,
+        "kid": policy.kid,
+        "passes": list(policy.passes),
+        "ner_provider": ner_provider,
+        "generation": engines.generation,
+        "agents": {name: p.hash for name, p in sorted(engines.policies.by_agent.items())},
+    }
+    if previous is not None:
+        detail["previous_hash"] = previous.policy.hash
+        detail["previous_agents"] = {name: p.hash for name, p in sorted(previous.policies.by_agent.items())}
+    return Event(kind=POLICY_LOADED, policy=policy.name, policy_hash=policy.hash, detail=detail)
 
 
 def key_fingerprint(key: bytes) -> str:
@@ -273,12 +340,27 @@ def _key_events(policy: Policy, keyring: Keyring) -> list[Event]:
     ]
 
 
-def _open_ner(policy: Policy, model_dir: Path | None, threads: int, spin: bool) -> NerPass | None:
-    if "ner" not in policy.passes:
-        return None
+def _open_ner(model_dir: Path | None, threads: int, spin: bool) -> NerPass:
     model_dir = model_dir or default_model_dir()
     if model_dir is None or not (model_dir / "model.onnx").exists():
-        raise StartupError("the policy lists the ner pass but no NER model was found (MASKER_NER_MODEL)")
+        raise StartupError("a policy lists the ner pass but no NER model was found (MASKER_NER_MODEL)")
     ner = NerPass(model_dir, threads=threads, spin=spin)
     log.info("ner pass: %s on %s", model_dir.name, ner.provider)
     return ner
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""  # reported by the validation that follows
+
+
+def _yaml_kid(text: str) -> str | None:
+    """The kid a policy document names, read before full validation so its dev key can exist."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    kid = doc.get("kid") if isinstance(doc, dict) else None
+    return kid if isinstance(kid, str) else None

@@ -9,7 +9,7 @@ test timeout); ``REHYDRATE_BOMB`` (one character, so it survives any stream
 split) makes ``rehydrate`` raise. Events go to ``<data_dir>/fake-journal.jsonl``.
 
 Only the ``fake_sidecar`` fixture and the tests that inject failures use it
-(``masker_engine_factory=fake_engine:build_engine``); every other e2e test
+(the entry script ``tests/e2e/fake_sidecar.py``); every other e2e test
 runs the real engine (``masker.runtime:open_runtime``).
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from masker.audit.events import DETECTION, REHYDRATION, REHYDRATION_FAILED, AuditUnavailable, Event
-from masker.engine import TextField
+from masker.engine import SpanNote, TextField
 from masker.policy.model import Policy
 from masker.scope import Scope
 from masker.tokens.scheme import TOKEN_RE, VAULT_SCHEME, b32encode, format_token
@@ -59,7 +59,13 @@ class FakeEngine:
         self._lock = threading.Lock()
         self._journal = journal
 
-    def mask_texts(self, fields: Sequence[TextField], scope: Scope) -> list[str]:
+    def policy_for(self, agent: str) -> Policy:
+        return self.policy
+
+    def upstream_for(self, agent: str) -> str | None:
+        return None
+
+    def mask_texts(self, fields: Sequence[TextField], scope: Scope, notes: list[SpanNote] | None = None) -> list[str]:
         out, events = [], []
         for f in fields:
             text = f.text

@@ -208,6 +208,19 @@ def test_reverse_mode_banner_json_logs_and_one_access_line_per_request(tmp_path,
     assert by_session["call-3"]["outcome"] == "forwarded" and by_session["call-3"]["status"] == 200
 
 
+def test_worker_processes_log_in_the_chosen_format(tmp_path, upstream, upstream_certs):
+    port = free_port()
+    log = tmp_path / "workers.log"
+    args = ["--mode", f"reverse:https://127.0.0.1:{upstream.port}@{port}", "--data-dir", str(tmp_path / "data"),
+            "--workers", "1", "--log-format", "json", "--admin-listen", "",
+            "--set", f"ssl_verify_upstream_trusted_ca={upstream_certs[0]}"]
+    with _sidecar(args, _env(upstream.port, **KEYS), log):
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=20, trust_env=False).status_code == 200
+    records = _records(log)  # fails on any line that is not JSON, the worker's included
+    # the NER model loads only in the worker process (the proxy process of a pool holds none)
+    assert any(r["logger"] == "masker.detect.ner" and r["msg"].startswith("ner model loaded") for r in records)
+
+
 def test_web_token_printed_once_flows_marked_and_streams_viewable(tmp_path, upstream, upstream_certs, regex_policy):
     port, web = free_port(), free_port()
     log = tmp_path / "web.log"

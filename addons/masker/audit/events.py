@@ -8,8 +8,9 @@ placeholders only.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 # Event kinds (journal adds "checkpoint", "journal_repaired", ... of its own).
 DETECTION = "detection"

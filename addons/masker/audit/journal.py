@@ -22,12 +22,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
 from typing import Any
 
 from nacl.signing import SigningKey, VerifyKey
+
+from masker import metrics
 
 from . import checkpoint as cpmod
 from . import integrity
@@ -35,7 +36,6 @@ from .events import JOURNAL_TRUNCATED, AuditUnavailable, Event, utc_now
 from .integrity import JournalIntegrityError, UntrustedCheckpoint
 from .keys import SIGNING_KEY_OLD_ENV, KeyPin, fingerprint
 from .merkle import leaf_hash
-from .witness import Published, WitnessError, Witnesses
 from .verify import (
     ANCHOR_FILE,
     CHAIN_OK,
@@ -50,6 +50,7 @@ from .verify import (
     journal_files,
     scan,
 )
+from .witness import Published, WitnessError, Witnesses
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +307,7 @@ class Journal:
             if _CLEAR_PAYLOAD_KEYS & ev.detail.keys():
                 raise ValueError("event detail must not carry a payload (Masker never stores one)")
         ticket = _Ticket(batch)
+        started = time.perf_counter()
         with self._cv:
             self._refuse_if_unusable()
             if not batch:
@@ -323,6 +325,7 @@ class Journal:
             raise AuditUnavailable(f"audit journal unavailable: {ticket.error}")
         if ticket.invalid:
             raise ValueError("event cannot be serialized as canonical JSON (detail must hold JSON values)")
+        metrics.journal_appended(time.perf_counter() - started)
 
     def reverify(self) -> VerifyResult:
         """Re-read and verify the whole journal (repairing a torn tail); unlatch on success."""
@@ -666,7 +669,7 @@ class _Exclusive:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _day_cache: list = [-1, ""]
@@ -676,7 +679,7 @@ def _day_file_name() -> str:
     """The file an append goes to now (UTC day); tests replace it to make old days."""
     day = int(time.time() // 86400)
     if day != _day_cache[0]:
-        _day_cache[:] = [day, datetime.fromtimestamp(day * 86400, timezone.utc).strftime("events-%Y-%m-%d.jsonl")]
+        _day_cache[:] = [day, datetime.fromtimestamp(day * 86400, UTC).strftime("events-%Y-%m-%d.jsonl")]
     return _day_cache[1]
 
 

@@ -12,6 +12,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 
+from masker import metrics
 from masker.detect.spans import Span
 
 
@@ -37,12 +38,13 @@ class DetectionCache:
         key = cache_key(policy_hash, text)
         with self._lock:
             spans = self._entries.get(key)
-            if spans is None:
+            if spans is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            else:
                 self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return list(spans)
+        metrics.detection_cache_lookup(spans is not None)
+        return list(spans) if spans is not None else None
 
     def put(self, policy_hash: str, text: str, spans: list[Span]) -> None:
         """Store spans (a copy), evicting the least recently used entry if full."""

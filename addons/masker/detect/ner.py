@@ -72,12 +72,14 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from masker import metrics
 from masker.detect.facility import has_facility_word, is_generic_facility
 from masker.detect.lexicon import common_words, drug_words, is_misspelling
 from masker.detect.numwords import NUMBER_WORDS
@@ -251,6 +253,7 @@ class NerPass:
 
     def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
         """Spans for each text, in order; one model run for the whole batch."""
+        started = time.perf_counter()
         windows = self._windows(texts)
         if not windows:
             return [[] for _ in texts]
@@ -262,7 +265,9 @@ class NerPass:
         ]
         for window, window_probs in zip(windows, probs):
             self._collect(window, window_probs, per_text[window.text_index])
-        return [self._decode(texts[i], per_text[i]) for i in range(len(texts))]
+        spans = [self._decode(texts[i], per_text[i]) for i in range(len(texts))]
+        metrics.ner_batch(time.perf_counter() - started, len(windows))
+        return spans
 
     def _windows(self, texts: Sequence[str]) -> list[_Window]:
         windows: list[_Window] = []

@@ -27,7 +27,7 @@ propagation looks for elsewhere is the text as written.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import regex
 

@@ -10,7 +10,7 @@ describe what the sidecar forwards.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from masker.detect.merge import merge_spans
 from masker.detect.spans import Span

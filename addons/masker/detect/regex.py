@@ -626,12 +626,12 @@ def _hex_separator_spots(text: str) -> list[int]:
         i = text.find(":", i + 1)
     i = text.find("-")
     while i != -1:
-        if 2 <= i and i + 6 <= n and text[i + 3] == "-" and all(c in _HEX for c in text[i - 2 : i] + text[i + 1 : i + 3]):
+        if i >= 2 and i + 6 <= n and text[i + 3] == "-" and all(c in _HEX for c in text[i - 2 : i] + text[i + 1 : i + 3]):
             spots.append(i)
         i = text.find("-", i + 1)
     i = text.find(".")
     while i != -1:
-        if 4 <= i and i + 10 <= n and text[i + 5] == "." and all(c in _HEX for c in text[i - 4 : i] + text[i + 1 : i + 5]):
+        if i >= 4 and i + 10 <= n and text[i + 5] == "." and all(c in _HEX for c in text[i - 4 : i] + text[i + 1 : i + 5]):
             spots.append(i)
         i = text.find(".", i + 1)
     spots.sort()
@@ -642,9 +642,7 @@ def _url_end(text: str, start: int, end: int) -> int:
     """Drop trailing sentence punctuation and an unbalanced closing bracket."""
     while end > start:
         ch = text[end - 1]
-        if ch in ".,;:!?'\"":
-            end -= 1
-        elif ch == ")" and text.count("(", start, end) < text.count(")", start, end):
+        if ch in ".,;:!?'\"" or ch == ")" and text.count("(", start, end) < text.count(")", start, end):
             end -= 1
         else:
             break

@@ -26,8 +26,8 @@ number word, spelled letter or spoken email are skipped after one word scan.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from masker.detect.checksums import aba_ok, card_ok, ssn_ok
 from masker.detect.numwords import (
@@ -130,7 +130,7 @@ _CONNECTORS: dict[str, str] = {
 _SPOKEN_CONNECTORS = frozenset({"dot", "period", "underscore", "dash", "hyphen"})
 _TLDS = frozenset({
     "com", "org", "net", "edu", "gov", "mil", "io", "co", "us", "uk", "ca", "de",
-    "info", "biz", "me", "ai", "app", "health", "care", "us", "au", "in", "fr",
+    "info", "biz", "me", "ai", "app", "health", "care", "au", "in", "fr",
 })
 # Words that cannot start the local part of a spoken email ("email me at ...").
 _EMAIL_STOP = frozenset({

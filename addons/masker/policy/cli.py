@@ -10,9 +10,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from masker.policy.catalog import issue_json
 from masker.policy.coverage import coverage_matrix
 from masker.policy.diff import diff_policies
 from masker.policy.load import ROOT, PolicyIssue, check_policy_file
@@ -57,10 +59,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     coverage.add_argument("--json", action="store_true", help="machine-readable output")
     coverage.set_defaults(func=cmd_coverage)
-
-
-def _issue_json(issue: PolicyIssue) -> dict[str, Any]:
-    return {"code": issue.code, "path": issue.path, "line": issue.line, "message": issue.message}
 
 
 def _print_json(data: Any) -> None:
@@ -112,7 +110,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 "ok": ok,
                 "name": policy.name if ok else None,
                 "hash": policy.hash if ok else None,
-                "issues": [_issue_json(i) for i in issues],
+                "issues": [issue_json(i) for i in issues],
                 "skipped": [{"code": KEY_CHECK, "check": f"{kid_var} is set"}] if skipped else [],
             }
         )

@@ -536,18 +536,18 @@ def load_policy(
     return policy
 
 
-def load_policy_for_runtime(path: Path | str | None, env: Mapping[str, str]) -> Policy:
-    """The policy the proxy runs with; fails closed.
+def runtime_policy_source(path: Path | str | None, env: Mapping[str, str]) -> Path:
+    """The policy file the proxy runs with: ``path`` (default: the shipped one) if valid; fails closed.
 
     Any issue (including a missing ``MASKER_KEY_<kid>``) raises ``PolicyError``,
     except with ``MASKER_DEV=1`` outside production (``MASKER_ENV=production``):
     then the issues are logged (codes, paths and lines only) and the shipped
-    default policy is loaded instead (it must itself be valid).
+    default policy is used instead (it must itself be valid).
     """
     source = Path(path) if path is not None else default_policy_path()
     policy, issues = check_policy_file(source, env)
     if policy is not None and not issues:
-        return policy
+        return source
     production = env.get("MASKER_ENV", "").strip().lower() == "production"
     if production or env.get("MASKER_DEV", "").strip() != "1":
         raise PolicyError(str(source), issues)
@@ -555,4 +555,10 @@ def load_policy_for_runtime(path: Path | str | None, env: Mapping[str, str]) -> 
         log.error("mask policy %s: %s at %s (line %d)", source, issue.code, issue.path, issue.line)
     fallback = default_policy_path()
     log.warning("MASKER_DEV=1: invalid mask policy %s, using the shipped default %s", source, fallback)
-    return load_policy(fallback, env)
+    load_policy(fallback, env)  # the fallback must be valid itself
+    return fallback
+
+
+def load_policy_for_runtime(path: Path | str | None, env: Mapping[str, str]) -> Policy:
+    """The policy in ``runtime_policy_source(path, env)``."""
+    return load_policy(runtime_policy_source(path, env), env)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from masker.engine import MaskingError, TextField
 from masker.stream.guard import might_hold_token, rehydrate_text_end

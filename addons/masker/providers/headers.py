@@ -15,7 +15,7 @@ Hop-by-hop and framing headers (``content-length``, ``transfer-encoding``,
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from masker.engine import MaskingError
 

@@ -13,10 +13,21 @@ tool-call arguments per (choice, tool index), flushed when the choice gets a
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from masker.providers.base import RehydrateFn, rehydrate_leaves
-from masker.providers.walk import COMMON_EXEMPT, COMMON_FIELDS, GENERATION_EXEMPT, Exempt, Role, Shape, is_number, node_role, one_of
+from masker.providers.walk import (
+    COMMON_EXEMPT,
+    COMMON_FIELDS,
+    GENERATION_EXEMPT,
+    Exempt,
+    Role,
+    Shape,
+    is_number,
+    node_role,
+    one_of,
+)
 from masker.stream.rehydrate import PendingTails
 
 MEDIA_PARTS = frozenset({"image_url", "input_audio", "file", "image", "audio"})

@@ -16,12 +16,11 @@ whole after the tail is flushed.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from masker.engine import MaskingError
 from masker.providers import openai_responses
 from masker.providers.base import FieldSink, MaskFn, RehydrateFn, loads_strict
-from masker.providers.walk import Exempt, Role, Shape, BodyWalk, is_number, one_of, shaped
+from masker.providers.walk import BodyWalk, Exempt, Role, Shape, is_number, one_of, shaped
 from masker.stream.rehydrate import dumps
 
 _AUDIO_FORMATS = one_of("pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "audio/pcmu", "audio/pcma")

@@ -21,7 +21,7 @@ from typing import Any
 
 from masker.providers import anthropic, embeddings, generic, openai_chat, openai_responses
 from masker.providers.base import FieldSink, MaskFn, RehydrateFn, rehydrate_leaves
-from masker.providers.walk import Shape, BodyWalk
+from masker.providers.walk import BodyWalk, Shape
 from masker.stream.rehydrate import SseRehydrator
 
 __all__ = [

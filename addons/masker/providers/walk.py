@@ -24,9 +24,10 @@ duplicate key, ``NaN``/``Infinity`` (``base.loads_strict``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache
+from typing import Any
 
 from masker.engine import MaskingError
 from masker.providers.base import FieldSink, path_key
@@ -49,7 +50,7 @@ def matches(pattern: Pattern, path: Path) -> bool:
     return (head == "*" or head == path[0]) and matches(rest, path[1:])
 
 
-@lru_cache(maxsize=None)
+@cache
 def matcher(pattern: Pattern) -> Callable[[Path], bool]:
     """``matches`` for one pattern, compiled: the body walk asks it for every node.
 

@@ -36,7 +36,8 @@ import collections
 import logging
 import re
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mitmproxy import http
 
@@ -51,7 +52,7 @@ log = logging.getLogger("masker.access")
 
 KINDS_KEY = "masker_masked_kinds"  # flow.metadata: {kind: count} of the replacements in the request
 MASKED_AT_KEY = "masker_t_masked"  # flow.metadata: time.time() once the request hooks were done
-LOGGED_KEY = "masker_access_logged"
+SUMMARY_KEY = "masker_access"  # flow.metadata: the access line's fields (``summary``) once logged
 # Keys set by masking.py (LLM_KEY; not imported: masking.py imports this module),
 # local_endpoints.py and errors.refuse.
 _SCOPE, _LLM, _LOCAL, _REFUSED = SCOPE_KEY, "masker_llm", "masker_local", "masker_refused"
@@ -166,10 +167,9 @@ class AccessLog:
 
     def _log(self, flow: http.HTTPFlow) -> None:
         try:
-            if flow.metadata.get(LOGGED_KEY) or not is_masker_flow(flow):
+            if SUMMARY_KEY in flow.metadata or not is_masker_flow(flow):
                 return
-            flow.metadata[LOGGED_KEY] = True
-            fields = summary(flow, time.time())
+            fields = flow.metadata[SUMMARY_KEY] = summary(flow, time.time())
             log.info("access %s", logs.render(fields), extra={"fields": fields, "short": "access"})
         except Exception as e:  # noqa: BLE001 - a log line never breaks a flow
             log.error("masker access log failed: %s", type(e).__name__)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import certifi
 from cryptography import x509

@@ -52,6 +52,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                           "on stderr in the UI's URL, never logged)")
     run.add_argument("--web-listen", type=_host_port, default=("127.0.0.1", 8091), metavar="HOST:PORT",
                      help="mitmweb UI address (default 127.0.0.1:8091)")
+    run.add_argument("--admin-listen", default="127.0.0.1:8090", metavar="HOST:PORT",
+                     help="admin listener: live firewall view, admin API, /metrics (default 127.0.0.1:8090; "
+                          "empty: off); on only when MASKER_ADMIN_TOKEN is set")
+    run.add_argument("--policy-watch", action="store_true",
+                     help="reload the policy when its file changes (also: SIGHUP, POST /api/v1/admin/policy/reload)")
     run.add_argument("--log-format", choices=logs.FORMATS, default=None,
                      help="log lines as text (default) or one JSON object per line (default $MASKER_LOG_FORMAT or text)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="OPTION=VALUE",
@@ -82,7 +87,8 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
         "masker_policy": args.policy or "",
         "masker_max_body": args.max_body,
         "masker_detect_timeout": str(args.detect_timeout),
-        "masker_admin_token": os.environ.get("MASKER_ADMIN_TOKEN", ""),
+        "masker_admin_listen": args.admin_listen,
+        "masker_policy_watch": args.policy_watch,
     }
     if args.llm_host:
         settings["masker_llm_hosts"] = args.llm_host

@@ -18,7 +18,7 @@ and multi-frame zstd are decoded whole, as RFC 1952 / RFC 8878 allow.
 from __future__ import annotations
 
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import brotli
 import zstandard
@@ -46,7 +46,7 @@ class _Zlib:
     def __init__(self, encoding: str) -> None:
         self.gzip = encoding in ("gzip", "x-gzip")
         self.name = encoding
-        self._z: "zlib._Decompress | None" = None
+        self._z: zlib._Decompress | None = None
         self._head = b""  # deflate: first bytes, until zlib vs raw can be told apart
         self._members = 0
 

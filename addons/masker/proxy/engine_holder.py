@@ -23,26 +23,35 @@ is logged as warnings and the shipped default policy is used instead.
 If a rebuild fails later (an engine option changed at run time), the proxy
 keeps running but every request is answered 503 ``engine_unavailable`` and
 ``/readyz`` says so: fail closed, never forward.
+
+Policy reload (``reload``: the admin API, SIGHUP, the file watch) is not a
+rebuild: the runtime stays open (vault, journal, workers, NER model) and
+only the policies change, atomically (``masker.policy.catalog``). An invalid
+policy file or agent policy is refused and the running generation stays.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mitmproxy import ctx
 
+from masker import metrics
 from masker.audit.keys import audit_key_from_env
-from masker.audit.witness import witness_dirs_from_env
 from masker.audit.verify import verify_journal
+from masker.audit.witness import witness_dirs_from_env
 from masker.engine import Engine
+from masker.policy.catalog import ReloadOutcome, issues_json
 from masker.policy.load import PolicyError, check_policy_file, default_policy_path
 from masker.proxy.options import audit_window, data_dir, detect_timeout
 from masker.proxy.recorder import AuditRecorder
-from masker.runtime import StartupError, is_production, open_runtime
+from masker.runtime import Runtime, StartupError, is_production, open_runtime
 
 log = logging.getLogger("masker.proxy")
 
@@ -74,6 +83,7 @@ class EngineHolder:
         self.problem: str | None = None if engine is not None else "engine not built yet"
         self.startup_failure: str | None = None  # why the engine could not be built at start-up
         self.build_seconds: float | None = None
+        self._reload_lock = threading.Lock()
 
     def unready(self) -> str | None:
         """Why requests are refused now (None: ready): no engine, a latched journal or recorder."""
@@ -81,8 +91,7 @@ class EngineHolder:
             return self.problem or "no engine"
         if self.recorder is not None and self.recorder.failure:
             return self.recorder.failure
-        audit_failure = getattr(self._runtime, "audit_failure", None)
-        failure = audit_failure() if audit_failure is not None else None
+        failure = self.runtime.audit_failure() if self.runtime is not None else None
         if failure is not None:
             return f"audit journal unavailable: {failure}"
         return None
@@ -106,6 +115,8 @@ class EngineHolder:
         if recorder is not None:
             recorder.close()  # before the journal closes: held and queued events are appended
         runtime, self._runtime = self._runtime, None
+        metrics.set_journal_latched(None)
+        metrics.set_vault_rows(None)
         if not self._fixed:
             self.engine = None
         if runtime is not None:
@@ -125,9 +136,11 @@ class EngineHolder:
             built = self._factory(
                 policy, data_dir(), os.environ, workers=workers, detect_timeout=detect_timeout()
             )
-            if hasattr(built, "engine"):
+            if isinstance(built, Runtime):
                 self._runtime, self.engine = built, built.engine
-            else:
+                metrics.set_journal_latched(lambda rt=built: rt.audit_failure() is not None)
+                metrics.set_vault_rows(built.vault.count)
+            else:  # a bare engine (the test entry script's fake)
                 self.engine = built
             self.recorder = AuditRecorder(self.engine.record, window=audit_window() or 0.0)
             self.problem = None
@@ -144,6 +157,47 @@ class EngineHolder:
             else:
                 # a running proxy that answers 503 (and /readyz 503) until the options are fixed
                 log.warning("masker NOT READY, every request is refused: %s: %s", self.problem, "; ".join(explain(e)))
+
+    @property
+    def runtime(self) -> Runtime | None:
+        """The open runtime (None with a fixed engine or a factory that returns a bare engine)."""
+        return self._runtime if isinstance(self._runtime, Runtime) else None
+
+    def reload(self, reason: str) -> ReloadOutcome:
+        """Reload the policy file and the stored agents' policies; blocking (call it off the event loop).
+
+        The file named by ``masker_policy`` (else the shipped one) is read
+        once, validated with every agent policy, and swapped in; a request
+        already masking finishes on the previous generation. Refused (the
+        running generation stays) when anything is invalid. Logged, counted
+        in ``masker_policy_reloads_total`` and, when it succeeds, journaled
+        as ``policy_loaded`` with the previous and the new hashes.
+        """
+        with self._reload_lock:
+            runtime = self.runtime
+            if runtime is None or self.engine is None:
+                return ReloadOutcome(False, 0, message=f"no running engine to reload ({self.problem or 'fixed engine'})")
+            old = runtime.engine
+            path = Path(ctx.options.masker_policy) if ctx.options.masker_policy else default_policy_path()
+            try:
+                engines = runtime.reload(runtime.read_catalog(path))
+            except PolicyError as e:
+                metrics.policy_reloaded(False)
+                for line in explain(e):
+                    log.error("policy reload (%s) refused, generation %d stays: %s", reason, old.generation, line)
+                return ReloadOutcome(False, old.generation, old.policy.hash, None, len(old.catalog.agents),
+                                     issues_json(e), "invalid policy: the running policy stays")
+            except Exception as e:  # noqa: BLE001 - e.g. the journal refused policy_loaded: nothing changed
+                metrics.policy_reloaded(False)
+                log.error("policy reload (%s) failed, generation %d stays: %s", reason, old.generation, type(e).__name__)
+                return ReloadOutcome(False, old.generation, old.policy.hash, None, len(old.catalog.agents),
+                                     message=f"reload failed ({type(e).__name__}): the running policy stays")
+            self.engine = engines
+            metrics.policy_reloaded(True)
+            log.info("policy reloaded (%s): generation %d, policy %s (%s -> %s), %d agents", reason, engines.generation,
+                     engines.policy.name, old.policy.hash[:12], engines.policy.hash[:12], len(engines.catalog.agents))
+            return ReloadOutcome(True, engines.generation, old.policy.hash, engines.policy.hash,
+                                 len(engines.catalog.agents), message="reloaded")
 
     @staticmethod
     def _policy_path() -> Path | None:
@@ -172,22 +226,25 @@ class EngineHolder:
         engine = self.engine
         if engine is None:
             return self.problem or "no engine"
-        policy = getattr(engine, "policy", None)
-        parts = [f"policy {getattr(policy, 'name', '?')} ({str(getattr(policy, 'hash', ''))[:12]})"]
-        pool = getattr(self._runtime, "pool", None)
-        parts.append(f"{pool.workers} worker processes" if pool is not None else "masking in the proxy process")
-        ner = getattr(self._runtime, "ner_provider", None)
-        if callable(ner):
-            parts.append(f"ner {ner() or 'off'}")
+        parts = [f"policy {engine.policy.name} ({engine.policy.hash[:12]})"]
+        runtime = self.runtime
+        if runtime is not None:
+            agents = len(runtime.catalog.agents)
+            if agents:
+                parts.append(f"{agents} agents")
+            pool = runtime.pool
+            parts.append(f"{pool.workers} worker processes" if pool is not None else "masking in the proxy process")
+            parts.append(f"ner {runtime.ner_provider() or 'off'}")
         return ", ".join(parts)
 
     def verify(self) -> dict[str, Any]:
         """Verify the audit journal of the data dir (for ``POST /audit/verify``)."""
         directory = data_dir()
-        key = getattr(self._runtime, "audit_key", None) or _audit_key(directory)
-        signing = getattr(self._runtime, "signing_key", None)
+        runtime = self.runtime
+        key = runtime.audit_key if runtime is not None else _audit_key(directory)
+        verify_key = runtime.signing_key.verify_key if runtime is not None else None
         # The chain and, under the runtime's own (pinned) key, the signed checkpoints: local and witness copies.
-        result = verify_journal(directory / "journal", key, verify_key=getattr(signing, "verify_key", None),
+        result = verify_journal(directory / "journal", key, verify_key=verify_key,
                                 checkpoint_dirs=[directory / "checkpoints", *witness_dirs_from_env()])
         return {"ok": bool(result.ok), "event_count": result.event_count, "message": result.message}
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 from mitmproxy import ctx, http
 from mitmproxy.hooks import UpdateHook

@@ -10,7 +10,8 @@ import asyncio
 import hmac
 import json
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from mitmproxy import ctx, http
 

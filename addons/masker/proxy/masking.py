@@ -19,12 +19,12 @@ import asyncio
 import json
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from mitmproxy import ctx, http
 
 from masker.audit.events import REQUEST_BLOCKED, REQUEST_FORWARDED, AuditUnavailable, Event
-from masker.engine import Engine, MaskingError, TextField
+from masker.engine import Engine, MaskingError, SpanNote, TextField
 from masker.providers import headers as provider_headers
 from masker.providers import router, url
 from masker.providers.base import loads_strict
@@ -42,6 +42,9 @@ log = logging.getLogger("masker.proxy")
 RECORD_GRACE_S = 1.0
 MASKED_KEY = "masker_masked"  # set once a request may go upstream
 LLM_KEY = "masker_llm"
+# flow.metadata: a dict per span replaced in the request (``SpanNote.to_json``: kind, pass,
+# confidence, action, the token written; never the value), for mitmweb, metrics and the live view
+SPANS_KEY = "masker_spans"
 
 
 class Refusal(Exception):
@@ -140,16 +143,21 @@ class Masking:
             raise Refusal(400, "trailers_unsupported", "Masker does not forward request trailers")
         if raw and not is_json_type(req.headers.get("content-type", "")):
             raise Refusal(415, "unsupported_media_type", "Masker forwards only application/json request bodies")
-        path, media = api_path(flow), getattr(engine.policy, "media", "block")
+        policy = engine.policy_for(scope.agent)
+        path, media = api_path(flow), policy.media
         limit, timeout = max_body_bytes() or 0, detect_timeout() or 0.0
         deadline = time.monotonic() + timeout
         event = Event(kind=REQUEST_FORWARDED, agent=scope.agent, session=scope.session,
-                      policy=engine.policy.name, policy_hash=engine.policy.hash,
+                      policy=policy.name, policy_hash=policy.hash,
                       detail={"host": req.pretty_host, "path": url.route_template(path), "method": req.method})
 
+        spans: list[dict] = flow.metadata.setdefault(SPANS_KEY, [])
+
         def mask(fields: list[TextField]) -> list[str]:
-            masked = engine.mask_texts(fields, scope)
+            notes: list[SpanNote] = []
+            masked = engine.mask_texts(fields, scope, notes)
             access_log.count_masked(flow.metadata, fields, masked)  # kinds and counts for the access line, no values
+            spans.extend(n.to_json() for n in notes)
             return masked
 
         query = list(req.query.items(multi=True))
@@ -192,8 +200,9 @@ class Masking:
         scope = flow.metadata.get(SCOPE_KEY) or Scope()
         if engine is None or recorder is None or code == "audit_unavailable":
             return
+        policy = engine.policy_for(scope.agent)
         event = Event(kind=REQUEST_BLOCKED, agent=scope.agent, session=scope.session, reason=code,
-                      policy=engine.policy.name, policy_hash=engine.policy.hash,
+                      policy=policy.name, policy_hash=policy.hash,
                       detail={"host": flow.request.pretty_host, "path": url.route_template(api_path(flow))})
         recorder.record([event])  # the request is refused either way: no need to wait for the fsync
 

@@ -18,7 +18,8 @@ import logging
 import signal
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mitmproxy import ctx, options
 from mitmproxy.tools.dump import DumpMaster

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mitmproxy import ctx, exceptions
 from mitmproxy.utils import human
@@ -50,7 +50,11 @@ class MaskerOptions:
             "into one journal append; detection events are always journaled before the request is forwarded.",
         )
         loader.add_option("masker_max_body", str, DEFAULT_MAX_BODY, "Largest request body (decoded) Masker accepts; larger gets 413.")
-        loader.add_option("masker_admin_token", str, "", "Token for local admin endpoints (X-Masker-Admin-Token); empty disables them.")
+        loader.add_option(
+            "masker_admin_token", str, os.environ.get("MASKER_ADMIN_TOKEN", ""),
+            "Admin token (default $MASKER_ADMIN_TOKEN): the admin listener's bearer token and "
+            "X-Masker-Admin-Token of POST /audit/verify on the proxy port; empty disables both.",
+        )
         loader.add_option("masker_default_session", str, "default", "Session used when a request has no X-Masker-Session header.")
         loader.add_option("masker_ws_keep_messages", int, 64, "WebSocket messages kept per flow (older ones are dropped from memory).")
         loader.add_option(

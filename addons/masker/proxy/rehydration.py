@@ -28,11 +28,11 @@ import asyncio
 import json
 import logging
 import weakref
-from typing import Callable
+from typing import Callable, Sequence
 
 from mitmproxy import http
 
-from masker.audit.events import Event
+from masker.audit.events import REHYDRATION, REHYDRATION_FAILED, Event
 from masker.engine import Engine
 from masker.providers import router
 from masker.proxy import errors, upstream
@@ -56,6 +56,12 @@ _BLANK_LINES = (b"\n\n", b"\r\r", b"\n\r")  # a line end then an empty line: whe
 # Types whose body may be JSON without saying so: parsed when they look like it.
 _SNIFFED = ("", "text/plain", "application/octet-stream")
 _NDJSON = ("ndjson", "jsonl", "json-seq")
+# flow.metadata: the response's rehydration outcomes by kind, ``{"rehydration": {KIND: n},
+# "rehydration_failed": {KIND: n}}`` (kinds and counts only), set once the response is complete
+REHYDRATED_KEY = "masker_rehydrated"
+# Sees a masked flow's response body as the upstream sent it (decoded, tokens only), piece by
+# piece, before rehydration: the live view's public side (``masker.proxy.live_capture``).
+UpstreamTap = Callable[[http.HTTPFlow, bytes], None]
 
 
 def _sse_event_limit() -> int:
@@ -82,9 +88,12 @@ class StreamRehydration:
     _event_limit = SSE_EVENT_LIMIT  # class defaults: tests build instances without __init__
     _event_bytes = 0  # decoded bytes since the last event boundary
     _last_byte = b""
+    _tap: UpstreamTap | None = None
 
-    def __init__(self, flow: http.HTTPFlow, engine: Engine, scope: Scope, encoding: str, event_limit: int = SSE_EVENT_LIMIT) -> None:
+    def __init__(self, flow: http.HTTPFlow, engine: Engine, scope: Scope, encoding: str, event_limit: int = SSE_EVENT_LIMIT,
+                 tap: UpstreamTap | None = None) -> None:
         self.flow = flow
+        self._tap = tap
         self.events: list[Event] = []
         self.dead = False
         self._event_limit = event_limit
@@ -108,6 +117,8 @@ class StreamRehydration:
                 if decoded > FEED_LIMIT:
                     raise BodyTooLarge(decoded)
                 self._bound_event(piece)
+                if self._tap is not None:
+                    self._tap(self.flow, piece)
                 if out := self._sse.feed(piece):
                     parts.append(out)
             if not data:  # end of message: flush held-back tails
@@ -141,9 +152,11 @@ class Rehydration:
     the response (``masker.proxy.recorder``).
     """
 
-    def __init__(self, engine: Callable[[], Engine | None], recorder: Callable[[], AuditRecorder | None]) -> None:
+    def __init__(self, engine: Callable[[], Engine | None], recorder: Callable[[], AuditRecorder | None],
+                 tap: UpstreamTap | None = None) -> None:
         self._engine = engine
         self._recorder = recorder
+        self._tap = tap
         # per-flow stream state lives here, not in flow.metadata (which mitmproxy may serialize)
         self._streams: weakref.WeakKeyDictionary[http.HTTPFlow, StreamRehydration] = weakref.WeakKeyDictionary()
 
@@ -158,7 +171,7 @@ class Rehydration:
                 raise RuntimeError("no engine")
             resp = flow.response
             encoding = resp.headers.get("content-encoding", "identity")
-            stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], encoding, _sse_event_limit())
+            stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], encoding, _sse_event_limit(), self._tap)
             guard_head(resp, stream.rehydrate)
             resp.headers.pop("content-length", None)
             resp.headers.pop("content-encoding", None)
@@ -192,6 +205,7 @@ class Rehydration:
             self._release(flow, stream.events if stream is not None else [])
 
     def _release(self, flow: http.HTTPFlow, events: list[Event]) -> None:
+        flow.metadata[REHYDRATED_KEY] = outcome_counts(events)
         recorder = self._recorder()
         if recorder is None:
             log.error("masker has no audit recorder; %d rehydration event(s) not journaled", len(events))
@@ -208,6 +222,8 @@ class Rehydration:
         plain = encoding in (None, "identity")
         head = _head_may_hold_token(resp)
         if not head and (not raw or (plain and not _body_may_hold_token(raw, mime))):
+            if raw and self._tap is not None:
+                self._tap(flow, raw)
             return  # nothing token-shaped, not even \u-escaped: passed on byte for byte, no thread hop
         engine = self._engine()
         if engine is None:
@@ -226,6 +242,8 @@ class Rehydration:
 
         def work() -> bytes | None:
             data = decode_bounded(raw, encoding, limit)
+            if self._tap is not None:
+                self._tap(flow, data)
             out = rehydrate_body(data, mime, path, rehydrate)
             return None if out is data else out
 
@@ -234,6 +252,15 @@ class Rehydration:
             return  # unchanged: passed on byte for byte, its encoding kept
         resp.headers.pop("content-encoding", None)
         resp.content = out
+
+
+def outcome_counts(events: Sequence[Event]) -> dict[str, dict[str, int]]:
+    """Rehydration events by outcome and kind (``REHYDRATED_KEY``)."""
+    counts: dict[str, dict[str, int]] = {REHYDRATION: {}, REHYDRATION_FAILED: {}}
+    for e in events:
+        if e.kind in counts and e.entity_kind:
+            counts[e.kind][e.entity_kind] = counts[e.kind].get(e.entity_kind, 0) + 1
+    return counts
 
 
 def _body_may_hold_token(raw: bytes, mime: str) -> bool:
@@ -289,7 +316,10 @@ def _rehydrate_json_doc(data: bytes, path: str, rehydrate, *, at_end: bool, fall
     except ValueError:  # UnicodeDecodeError included
         return guard.guard_bytes(data, rehydrate, fallback, at_end=at_end)
     new = router.rehydrate_response(path, doc, rehydrate)
-    out = data if new is doc else json.dumps(new, ensure_ascii=False).encode("utf-8", "replace")
+    # Written anew when the parsed pass changed something, or when \u escapes hide a token from
+    # the byte guard ("MSKV1.NAME.K.AB\u0043D..." in a field the provider shape does not rehydrate).
+    hidden = new is doc and b"\\u" in data and guard.might_hold_token(json.dumps(doc, ensure_ascii=False))
+    out = data if new is doc and not hidden else json.dumps(new, ensure_ascii=False).encode("utf-8", "replace")
     if out is not data and data.endswith(b"\n") and not out.endswith(b"\n"):
         out += b"\n"  # ND-JSON lines (and bodies) keep their line end
     return guard.guard_bytes(out, rehydrate, guard.JSON)  # inside JSON, a token can only be in a string

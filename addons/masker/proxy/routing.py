@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from mitmproxy import http
 from mitmproxy.proxy import mode_specs
@@ -92,8 +92,8 @@ def is_to_proxy_itself(flow: http.HTTPFlow) -> bool:
     host = flow.request.host.lower()
     if host == LOCAL_HOST:
         return True
-    if is_reverse(flow):
-        return False
+    if is_reverse(flow) or isinstance(flow.client_conn.proxy_mode, mode_specs.TransparentMode):
+        return False  # transparent: sockname is the original destination, not the proxy
     sock = flow.client_conn.sockname
     if not sock or flow.request.port != sock[1]:
         return False

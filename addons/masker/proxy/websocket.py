@@ -34,7 +34,7 @@ import asyncio
 import json
 import logging
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 from mitmproxy import ctx, http
 
@@ -155,8 +155,9 @@ class RealtimeSocket:
             engine, recorder = self._engine(), self._recorder()
             if from_client and engine is not None and recorder is not None and reason != "audit_unavailable":
                 scope: Scope = flow.metadata[SCOPE_KEY]
+                policy = engine.policy_for(scope.agent)
                 recorder.record([Event(kind=REQUEST_BLOCKED, agent=scope.agent, session=scope.session, reason=reason,
-                                       policy=engine.policy.name, policy_hash=engine.policy.hash,
+                                       policy=policy.name, policy_hash=policy.hash,
                                        detail={"host": flow.request.pretty_host, "path": route_template(api_path(flow)),
                                                "transport": "websocket"})])
             self._inject(flow, True, error_event(reason))
@@ -166,7 +167,7 @@ class RealtimeSocket:
             log.error("masker websocket failure handling failed: %s", type(e2).__name__)
 
     async def _client(self, msg, engine: Engine, scope: Scope) -> None:
-        media = getattr(engine.policy, "media", "block")
+        media = engine.policy_for(scope.agent).media
         if not msg.is_text:
             if media == "block":  # as an audio event under "block": refused, journaled, the client told
                 raise MaskingError("media_blocked", "binary WebSocket frames are blocked by policy", 400)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from masker.tokens.scheme import (
     AEAD_SCHEME,

@@ -19,14 +19,16 @@ redacted there, JSON-escaped on data lines that hold JSON.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Protocol
+from typing import Any, Protocol
 
+from masker import metrics
 from masker.providers.base import RehydrateFn, rehydrate_leaves
 from masker.stream import guard
 from masker.stream.sse import SseEvent, SseParser, make_event
 from masker.tokens.scheme import pending_token_start
-
 
 Envelope = Callable[[str], Any]
 
@@ -36,6 +38,7 @@ class _Tail:
     text: str
     json_escape: bool
     envelope: Envelope
+    since: float  # time.perf_counter() when its first character was held back
 
 
 class PendingTails:
@@ -57,8 +60,11 @@ class PendingTails:
         cut = pending_token_start(buf)
         if cut is None:
             cut = len(buf)
+        if tail is not None and cut:
+            metrics.stream_held_back(time.perf_counter() - tail.since)  # the held text goes out now
         if cut < len(buf):
-            self._tails[key] = _Tail(buf[cut:], json_escape, envelope)
+            since = tail.since if tail is not None and not cut else time.perf_counter()
+            self._tails[key] = _Tail(buf[cut:], json_escape, envelope, since)
         return self._rehydrate(buf[:cut], json_escape=json_escape) if cut else ""
 
     def take(self, key: Hashable) -> str:
@@ -66,6 +72,7 @@ class PendingTails:
         tail = self._tails.pop(key, None)
         if tail is None:
             return ""
+        metrics.stream_held_back(time.perf_counter() - tail.since)
         return guard.rehydrate_text_end(tail.text, self._rehydrate, json_escape=tail.json_escape)
 
     def keys(self) -> list[Hashable]:
