@@ -178,7 +178,9 @@ def _add_text_commands(sub: argparse._SubParsersAction) -> None:
     detect = sub.add_parser("detect", help="print detected spans for each input line (JSON lines)")
     _input_args(detect)
     detect.add_argument(
-        "--json", action="store_true", help="require every line to be a JSON object with a 'text' field (JSONL lines are recognised anyway)"
+        "--json",
+        action="store_true",
+        help="require every line to be a JSON object with a 'text' field (JSONL lines are recognised anyway)",
     )
     detect.add_argument("--show-values", action="store_true", help="include the detected values (PHI!)")
     detect.add_argument("--no-ner", action="store_true", help="regex and spoken passes only")

@@ -257,6 +257,11 @@ def test_web_token_printed_once_flows_marked_and_streams_viewable(tmp_path, upst
                     by_session[m.group(1)] = f
             assert set(by_session) == {"w-1", "w-2", "w-3"}
             kept = c.get(f"http://127.0.0.1:{web}/flows/{by_session['w-3']['id']}/response/content.data", headers=auth)
+            # the "masker spans" content view, as mitmweb's UI fetches it for the request tab
+            spans_view = c.get(f"http://127.0.0.1:{web}/flows/{by_session['w-1']['id']}/request/content/masker%20spans.json",
+                               headers=auth).json()
+            default_view = c.get(f"http://127.0.0.1:{web}/flows/{by_session['w-1']['id']}/request/content/auto.json",
+                                 headers=auth).json()
     forwarded, refused = by_session["w-1"], by_session["w-2"]
     assert forwarded["marked"] in (":lock:", "\N{LOCK}") and "forwarded masked" in forwarded["comment"]
     assert "agent triage-bot" in forwarded["comment"] and "PHONE" in forwarded["comment"]
@@ -264,6 +269,11 @@ def test_web_token_printed_once_flows_marked_and_streams_viewable(tmp_path, upst
     assert "REFUSED invalid_json" in refused["comment"] and "nothing was sent upstream" in refused["comment"]
     for f in flows:  # comments hold no value
         assert values_in(f.get("comment", "")) == []
+    assert spans_view["view_name"] == "masker spans"
+    assert "PHONE" in spans_view["text"] and "MSKV1.PHONE." in spans_view["text"]
+    # it shows no more than what left (a regex-only policy: the name is not detected, it left as it was)
+    assert set(values_in(spans_view["text"])) <= set(values_in(default_view["text"])) == {"NAME"}
+    assert default_view["view_name"] != "masker spans" and "MSKV1.PHONE." in default_view["text"]  # what the provider got
     assert kept.status_code == 200 and kept.content == sent, "the streamed body is viewable as the client got it"
     assert b"MSKV1." not in kept.content and b"[DONE]" in kept.content
     assert log.read_text().count(token) == 1, "the token is in no log line"

@@ -642,7 +642,7 @@ def _url_end(text: str, start: int, end: int) -> int:
     """Drop trailing sentence punctuation and an unbalanced closing bracket."""
     while end > start:
         ch = text[end - 1]
-        if ch in ".,;:!?'\"" or ch == ")" and text.count("(", start, end) < text.count(")", start, end):
+        if ch in ".,;:!?'\"" or (ch == ")" and text.count("(", start, end) < text.count(")", start, end)):
             end -= 1
         else:
             break

@@ -12,7 +12,7 @@ import regex
 
 from masker.detect.context import compile_cues, compile_named_cues
 
-I = regex.I
+I = regex.I  # noqa: E741 - the regex flag's own name, passed to every pattern below
 
 # -- cheap triggers ----------------------------------------------------------
 DIGIT = regex.compile(r"[0-9]")
@@ -89,7 +89,8 @@ PREFIX_MAX = 4
 PUBLIC_CODE_PREFIXES = frozenset({"NCT", "PMC", "PMID", "ISBN", "ISSN", "NDC", "CPT", "ICD", "DOI"})
 # IBAN: country, check digits, 11-30 alphanumerics, optionally in groups of four.
 IBAN = regex.compile(
-    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![A-Za-z0-9]|[ ][A-Z0-9]{1,4}(?![A-Za-z0-9]))"
+    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?"
+    r"(?![A-Za-z0-9]|[ ][A-Z0-9]{1,4}(?![A-Za-z0-9]))"
 )
 
 # -- dates and ages --------------------------------------------------------------

@@ -201,7 +201,9 @@ class StreamDecoder:
     ``BodyTooLarge`` once one call would return more than ``feed_limit``.
     """
 
-    def __init__(self, encoding: str | None, *, limit: int | None = None, piece: int = PIECE, feed_limit: int = FEED_LIMIT) -> None:
+    def __init__(
+        self, encoding: str | None, *, limit: int | None = None, piece: int = PIECE, feed_limit: int = FEED_LIMIT
+    ) -> None:
         codings = parse_encoding(encoding)
         self.encoding = ", ".join(codings) or "identity"
         self.limit = limit

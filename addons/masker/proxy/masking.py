@@ -178,7 +178,9 @@ class Masking:
         except TimeoutError:
             raise Refusal(503, "detect_timeout", f"masking took longer than {timeout}s") from None
         except AuditUnavailable:
-            raise Refusal(503, "audit_unavailable", "the audit journal is unavailable; nothing was forwarded", "AuditUnavailable") from None
+            raise Refusal(
+                503, "audit_unavailable", "the audit journal is unavailable; nothing was forwarded", "AuditUnavailable"
+            ) from None
         except MaskingError as e:
             raise Refusal(e.status, e.code, str(e)) from None
         if new_query is not None:

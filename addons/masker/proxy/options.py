@@ -49,14 +49,18 @@ class MaskerOptions:
             "Seconds the audit recorder waits to batch after-the-fact events (request_forwarded, rehydration) "
             "into one journal append; detection events are always journaled before the request is forwarded.",
         )
-        loader.add_option("masker_max_body", str, DEFAULT_MAX_BODY, "Largest request body (decoded) Masker accepts; larger gets 413.")
+        loader.add_option(
+            "masker_max_body", str, DEFAULT_MAX_BODY, "Largest request body (decoded) Masker accepts; larger gets 413."
+        )
         loader.add_option(
             "masker_admin_token", str, os.environ.get("MASKER_ADMIN_TOKEN", ""),
             "Admin token (default $MASKER_ADMIN_TOKEN): the admin listener's bearer token and "
             "X-Masker-Admin-Token of POST /audit/verify on the proxy port; empty disables both.",
         )
         loader.add_option("masker_default_session", str, "default", "Session used when a request has no X-Masker-Session header.")
-        loader.add_option("masker_ws_keep_messages", int, 64, "WebSocket messages kept per flow (older ones are dropped from memory).")
+        loader.add_option(
+            "masker_ws_keep_messages", int, 64, "WebSocket messages kept per flow (older ones are dropped from memory)."
+        )
         loader.add_option(
             "masker_workers",
             int,
@@ -75,11 +79,17 @@ class MaskerOptions:
     def configure(self, updated: set[str]) -> None:
         o = ctx.options
         if o.stream_large_bodies:
-            raise exceptions.OptionsError("stream_large_bodies sends request bodies upstream unmasked; Masker refuses to run with it")
+            raise exceptions.OptionsError(
+                "stream_large_bodies sends request bodies upstream unmasked; Masker refuses to run with it"
+            )
         if detect_timeout() is None:
-            raise exceptions.OptionsError(f"masker_detect_timeout must be a number of seconds > 0, not {o.masker_detect_timeout!r}")
+            raise exceptions.OptionsError(
+                f"masker_detect_timeout must be a number of seconds > 0, not {o.masker_detect_timeout!r}"
+            )
         if audit_window() is None:
-            raise exceptions.OptionsError(f"masker_audit_window must be a number of seconds in [0, 5], not {o.masker_audit_window!r}")
+            raise exceptions.OptionsError(
+                f"masker_audit_window must be a number of seconds in [0, 5], not {o.masker_audit_window!r}"
+            )
         if not 0 <= o.masker_workers <= MAX_WORKERS:
             raise exceptions.OptionsError(f"masker_workers must be between 0 and {MAX_WORKERS}")
         if "masker_ws_keep_messages" in updated and o.masker_ws_keep_messages < 1:

@@ -223,7 +223,9 @@ class UpstreamGuard:
             raise exceptions.OptionsError(self._patch_error)
         timeout = upstream_timeout()
         if timeout is None:
-            raise exceptions.OptionsError(f"masker_upstream_timeout must be a number of seconds > 0, not {o.masker_upstream_timeout!r}")
+            raise exceptions.OptionsError(
+                f"masker_upstream_timeout must be a number of seconds > 0, not {o.masker_upstream_timeout!r}"
+            )
         max_response = max_response_bytes()
         if max_response is None:
             raise exceptions.OptionsError(f"invalid masker_max_response {o.masker_max_response!r}")
@@ -286,7 +288,9 @@ class UpstreamGuard:
             raw = resp.raw_content
             if raw is not None and len(raw) > self._max_response:
                 log.warning("masker refused an upstream response of %d bytes (limit %d)", len(raw), self._max_response)
-                flow.response = errors.error_response(502, "upstream_too_large", f"{MESSAGES['upstream_too_large']} ({self._max_response} bytes)")
+                flow.response = errors.error_response(
+                    502, "upstream_too_large", f"{MESSAGES['upstream_too_large']} ({self._max_response} bytes)"
+                )
                 flow.metadata[ANSWERED_KEY] = "upstream_too_large"
         except Exception as e:  # noqa: BLE001
             log.error("masker upstream check failed: %s", type(e).__name__)

@@ -166,7 +166,8 @@ class SseRehydrator:
         """Every token left in an event's bytes restored or redacted (``masker.stream.guard``)."""
         if not guard.might_hold_token(raw):
             return raw
-        return guard.guard_lines(raw, self.rehydrate, _json_event_line_mode if json_data else _text_event_line_mode, at_end=at_end)
+        line_mode = _json_event_line_mode if json_data else _text_event_line_mode
+        return guard.guard_lines(raw, self.rehydrate, line_mode, at_end=at_end)
 
     def _frame(self, objs: list[Any], like: SseEvent | None) -> bytes:
         """Serialize extra events in the framing of ``like`` (event: line, EOL)."""
