@@ -1,17 +1,27 @@
-"""Agents (``masker.agents``), the policy catalog, ``masker agents`` and the admin API's shape."""
+"""Agents (``masker.agents``, on SQLite and a real PostgreSQL, LISTEN/NOTIFY between replicas), the policy
+catalog, ``masker agents`` and the admin API's shape."""
 
 from __future__ import annotations
 
 import base64
+import functools
+import queue
 import re
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from unittest import mock
 
+import psycopg
 import pytest
 import yaml
+from pgtest import fresh_schema
 
 from masker import cli
 from masker.admin import app as admin_app
-from masker.agents import Agent, AgentError, AgentExists, AgentStore, parse_agent
+from masker.agents import Agent, AgentError, AgentExists, AgentStore, SqliteAgentStore, parse_agent
+from masker.agents_pg import PgAgentStore
+from masker.db.notify import ChangeListener
 from masker.policy.catalog import PolicyCatalog, read_catalog, resolve
 from masker.policy.load import PolicyError, default_policy_path
 
@@ -23,6 +33,11 @@ SHIPPED = default_policy_path().read_text()
 def redacting(text: str = SHIPPED) -> str:
     return re.sub(r"(  PHONE:.*)action: tokenize", r"\1action: redact", text)
 
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from fresh_schema()
 
 def test_an_agent_document_is_validated_like_a_policy() -> None:
     agent = parse_agent({"name": "billing-bot", "policy_yaml": redacting(), "kid": "TENANT_B"}, ENV)
@@ -51,8 +66,18 @@ def test_an_agent_document_is_validated_like_a_policy() -> None:
         parse_agent({"name": "b", "upstream": "http://api.openai.com"}, ENV)  # plain http only to loopback
 
 
-def test_the_store_creates_updates_and_deletes(tmp_path: Path) -> None:
-    store = AgentStore(tmp_path / "vault.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request, tmp_path: Path) -> Iterator[Callable[[], AgentStore]]:
+    """Opens another store on one database (another process, another replica)."""
+    if request.param == "sqlite":
+        yield lambda: SqliteAgentStore(tmp_path / "vault.sqlite")
+    else:
+        for url in fresh_schema():
+            yield functools.partial(PgAgentStore, url)
+
+
+def test_the_store_creates_updates_and_deletes(open_store: Callable[[], AgentStore]) -> None:
+    store = open_store()
     a = store.create(Agent("a-bot", upstream="https://api.openai.com"))
     assert a.updated_at and store.get("a-bot").upstream == "https://api.openai.com"
     with pytest.raises(AgentExists):
@@ -61,11 +86,51 @@ def test_the_store_creates_updates_and_deletes(tmp_path: Path) -> None:
     assert store.get("a-bot").upstream is None and store.get("a-bot").kid == "TENANT_B"
     with pytest.raises(KeyError):
         store.update(Agent("nobody"))
-    other = AgentStore(tmp_path / "vault.sqlite")  # another process's view of the same database
+    other = open_store()  # another process's view of the same database
     assert [x.name for x in other.list()] == ["a-bot"]
     assert store.delete("a-bot") and not store.delete("a-bot") and other.list() == []
+    assert store.get("a-bot") is None
     store.close()
     other.close()
+
+
+def test_a_change_on_one_replica_notifies_the_others_once_committed(pg_url: str) -> None:
+    """Every committed change reaches the listeners of other processes; a refused one sends nothing."""
+    heard: queue.Queue[str] = queue.Queue()
+    listener = ChangeListener(pg_url, heard.put).start()
+    store = PgAgentStore(pg_url)
+    try:
+        assert listener.listening.wait(10)
+        with mock.patch("masker.db.notify.ORIGIN", "another-replica"):  # as if written by another process
+            store.create(Agent("a-bot"))
+            assert heard.get(timeout=10) == "agents changed on another replica"
+            with pytest.raises(AgentExists):
+                store.create(Agent("a-bot"))  # refused: no change, no notification
+            assert not store.delete("nobody")
+            time.sleep(0.6)
+            assert heard.empty()
+            store.update(Agent("a-bot", kid="TENANT_B"))
+            store.delete("a-bot")  # one burst: one reload
+            assert heard.get(timeout=10) and (time.sleep(0.5) or heard.empty())
+        store.create(Agent("own-bot"))  # this process's own change: it reloaded already
+        time.sleep(0.8)
+        assert heard.empty()
+    finally:
+        listener.stop()
+        store.close()
+
+
+def test_the_listener_reloads_after_it_reconnects(pg_url: str) -> None:
+    heard: queue.Queue[str] = queue.Queue()
+    listener = ChangeListener(pg_url, heard.put).start()
+    try:
+        assert listener.listening.wait(10)
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # the server ends the listening session
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE query LIKE 'LISTEN masker_agents%' AND pid <> pg_backend_pid()")
+        assert "unreachable" in heard.get(timeout=15)  # changes may have been missed: reload anyway
+    finally:
+        listener.stop()
 
 
 def test_a_catalog_resolves_each_agent_policy_and_names_the_bad_one(tmp_path: Path) -> None:

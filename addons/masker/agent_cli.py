@@ -24,8 +24,8 @@ from typing import Any
 
 from masker.agents import Agent, AgentError, AgentStore, parse_agent
 from masker.policy.catalog import issue_json
+from masker.stores import open_agent_store
 from masker.tokens.cli import confirm
-from masker.tokens.vault import vault_path
 
 RELOAD_HINT = ("stored in {db}; a running sidecar applies it at its next policy reload "
                "(kill -HUP <pid>, or POST /api/v1/admin/policy/reload)")
@@ -68,7 +68,7 @@ def _store(args: argparse.Namespace) -> AgentStore:
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    return AgentStore(vault_path(data_dir))
+    return open_agent_store(data_dir, os.environ)
 
 
 def _api(args: argparse.Namespace, method: str, path: str, body: object = None) -> tuple[int, Any]:
@@ -173,7 +173,7 @@ def cmd_write(args: argparse.Namespace) -> int:
             store.create(agent) if args.create else store.update(agent)
         except AgentError as e:
             return _print_error({"error": {"code": e.code, "message": str(e), "issues": [issue_json(i) for i in e.issues]}})
-        print(RELOAD_HINT.format(db=store.path), file=sys.stderr)
+        print(RELOAD_HINT.format(db=store.where), file=sys.stderr)
         return 0
     finally:
         store.close()
@@ -194,7 +194,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if not store.delete(args.name):
             print(f"masker agents: no agent {args.name}", file=sys.stderr)
             return 1
-        print(RELOAD_HINT.format(db=store.path), file=sys.stderr)
+        print(RELOAD_HINT.format(db=store.where), file=sys.stderr)
         return 0
     finally:
         store.close()

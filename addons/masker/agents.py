@@ -14,20 +14,25 @@ opens the data dir (the workers, the CLI) sees the same agents.
 
 Nothing in an agent is PHI: names pass the id rule (``masker.ids``).
 A change is seen by a running sidecar at its next policy reload; the admin
-API reloads after every change it makes.
+API reloads after every change it makes. In PostgreSQL every change also
+notifies the other replicas, which reload (``masker.agents_pg``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
+from masker.db.migrations import migrate_sqlite
 from masker.ids import id_problem
 from masker.policy.load import PolicyIssue, parse_policy, policy_hash
 from masker.policy.model import Policy
@@ -35,15 +40,6 @@ from masker.tokens.scheme import KID_RE
 
 FIELDS = ("name", "upstream", "policy_yaml", "kid")
 MAX_POLICY_BYTES = 256 * 1024
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS masker_agents (
-    name TEXT PRIMARY KEY,
-    upstream TEXT,
-    policy_yaml TEXT,
-    kid TEXT,
-    updated_at TEXT NOT NULL
-)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,70 +148,91 @@ class AgentExists(AgentError):
         super().__init__("agent_exists", f"agent {name} exists already (use PUT to change it)", status=409)
 
 
-class AgentStore:
-    """The ``masker_agents`` table of the vault database (SQLite, WAL)."""
+class AgentStore(ABC):
+    """Where agents are kept: the vault database (``SqliteAgentStore``, or
+    ``masker.agents_pg.PgAgentStore``, shared by replicas). Thread-safe."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(_SCHEMA)
+    where: str  # the file or the database (no credentials), for messages
 
-    def list(self) -> list[Agent]:
-        with self._lock:
-            rows = self._conn.execute(f"SELECT {', '.join(FIELDS)}, updated_at FROM masker_agents ORDER BY name").fetchall()
-        return [Agent(*row) for row in rows]
+    @abstractmethod
+    def list(self) -> list[Agent]: ...
 
-    def get(self, name: str) -> Agent | None:
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {', '.join(FIELDS)}, updated_at FROM masker_agents WHERE name = ?", (name,)
-            ).fetchone()
-        return Agent(*row) if row else None
+    @abstractmethod
+    def get(self, name: str) -> Agent | None: ...
 
     def create(self, agent: Agent) -> Agent:
+        """Store a new agent; raises ``AgentExists`` when the name is taken."""
         stored = replace(agent, updated_at=_now())
-        with self._lock, self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM masker_agents WHERE name = ?", (agent.name,)).fetchone():
-                raise AgentExists(agent.name)
-            conn.execute("INSERT INTO masker_agents VALUES (?, ?, ?, ?, ?)", _row(stored))
+        if not self._insert(stored):
+            raise AgentExists(agent.name)
         return stored
 
     def update(self, agent: Agent) -> Agent:
         """Replace an existing agent; raises ``KeyError`` when there is none."""
         stored = replace(agent, updated_at=_now())
-        with self._lock, self._transaction() as conn:
-            changed = conn.execute(
-                "UPDATE masker_agents SET upstream = ?, policy_yaml = ?, kid = ?, updated_at = ? WHERE name = ?",
-                (stored.upstream, stored.policy_yaml, stored.kid, stored.updated_at, stored.name),
-            ).rowcount
-        if not changed:
+        if not self._update(stored):
             raise KeyError(agent.name)
         return stored
 
+    @abstractmethod
+    def delete(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def _insert(self, agent: Agent) -> bool:
+        """Insert ``agent`` unless its name exists (False then)."""
+
+    @abstractmethod
+    def _update(self, agent: Agent) -> bool:
+        """Replace the stored agent of that name (False: none)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+_COLUMNS = ", ".join((*FIELDS, "updated_at"))
+
+
+class SqliteAgentStore(AgentStore):
+    """The ``masker_agents`` table of the SQLite vault file (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = str(path)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        os.chmod(path, 0o600)  # the vault's file
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        migrate_sqlite(self._conn)
+
+    def list(self) -> list[Agent]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM masker_agents ORDER BY name").fetchall()
+        return [Agent(*row) for row in rows]
+
+    def get(self, name: str) -> Agent | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM masker_agents WHERE name = ?", (name,)).fetchone()
+        return Agent(*row) if row else None
+
+    def _insert(self, agent: Agent) -> bool:
+        with self._lock:
+            return self._conn.execute("INSERT INTO masker_agents VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                                      _row(agent)).rowcount > 0
+
+    def _update(self, agent: Agent) -> bool:
+        with self._lock:
+            return self._conn.execute(
+                "UPDATE masker_agents SET upstream = ?, policy_yaml = ?, kid = ?, updated_at = ? WHERE name = ?",
+                (agent.upstream, agent.policy_yaml, agent.kid, agent.updated_at, agent.name),
+            ).rowcount > 0
+
     def delete(self, name: str) -> bool:
-        with self._lock, self._transaction() as conn:
-            return conn.execute("DELETE FROM masker_agents WHERE name = ?", (name,)).rowcount > 0
+        with self._lock:
+            return self._conn.execute("DELETE FROM masker_agents WHERE name = ?", (name,)).rowcount > 0
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn)
-
-
-class _Transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def _row(agent: Agent) -> tuple[str, str | None, str | None, str | None, str]:
@@ -223,4 +240,4 @@ def _row(agent: Agent) -> tuple[str, str | None, str | None, str | None, str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -214,7 +214,7 @@ def _scope_args(p: argparse.ArgumentParser) -> None:
 
 
 def _lines(path: str) -> Iterator[str]:
-    stream: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    stream: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115 - closed by the with below
     with stream if path != "-" else contextlib.nullcontext(stream):
         for line in stream:
             yield line.rstrip("\n")

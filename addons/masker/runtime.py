@@ -34,10 +34,11 @@ from masker.masking import MaskingEngine
 from masker.policy.catalog import CatalogPolicies, PolicyCatalog, read_catalog, resolve
 from masker.policy.load import default_policy_path, runtime_policy_source
 from masker.policy.model import Policy
+from masker.stores import open_agent_store, open_vault
 from masker.tokens.apply import TokenApplier
 from masker.tokens.keys import Keyring
 from masker.tokens.rehydrate import Rehydrator
-from masker.tokens.vault import Vault, vault_path
+from masker.tokens.vault import TokenVault
 
 log = logging.getLogger("masker")
 
@@ -111,7 +112,7 @@ class Runtime:
     data_dir: Path
     env: dict[str, str]
     keyring: Keyring
-    vault: Vault
+    vault: TokenVault
     journal: Journal
     agents: AgentStore
     audit_key: bytes
@@ -223,7 +224,7 @@ def open_runtime(
     if catalog is None and not policy_path.is_file():
         raise StartupError(f"policy file not found: {policy_path}")
     data_dir.mkdir(parents=True, exist_ok=True)
-    agents = AgentStore(vault_path(data_dir))
+    agents = open_agent_store(data_dir, env)  # SQLite in data_dir, or MASKER_DATABASE_URL
     try:
         stored = agents.list() if catalog is None else list(catalog.agents)
         texts = [catalog.policy_yaml] if catalog is not None else [_read(policy_path), _read(default_policy_path())]
@@ -240,7 +241,7 @@ def open_runtime(
     audit_key = audit_key_from_env(env)
     signing_key = signing_key_from_env(env)
     uses_ner = any("ner" in p.passes for p in [policies.default, *policies.by_agent.values()])
-    vault = Vault(vault_path(data_dir), keyring)
+    vault = open_vault(data_dir, env, keyring)
     # The journal checks itself against its pinned key, accepted truncations and
     # the newest signed checkpoints (local and witness directories) on open; a
     # journal cut short, rolled back, rewritten or pinned to another key raises

@@ -26,6 +26,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import rfc8785
 from nacl.exceptions import BadSignatureError
@@ -53,8 +54,8 @@ class Checkpoint:
     origin: str = ""  # the log's origin (base, without the epoch suffix); "" in older checkpoints
     epoch: int = 0
 
-    def body(self) -> dict[str, object]:
-        doc: dict[str, object] = {
+    def body(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
             "v": _VERSION,
             "type": self.type,
             "size": self.size,

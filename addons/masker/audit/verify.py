@@ -127,7 +127,7 @@ class Record:
     curr_hash: str
 
 
-def initial_state(directory: Path, verify_key: VerifyKey | None = None) -> ChainState:
+def initial_state(directory: Path, verify_key: VerifyKey | KeyPin | None = None) -> ChainState:
     """The state before the first retained line: genesis, or the prune anchor."""
     path = directory / ANCHOR_FILE
     if not path.exists():
@@ -318,7 +318,7 @@ def verify_journal(
             verdict = examine(directory, audit_key, KeyPin.of(verify_key), heads, explicit=explicit)
         except JournalIntegrityError as exc:
             st = exc.state
-            extra = dict(size=st.size, last_hash=st.last_hash, merkle_root=st.tree.root().hex()) if st else {}
+            extra: dict[str, Any] = dict(size=st.size, last_hash=st.last_hash, merkle_root=st.tree.root().hex()) if st else {}
             count = st.size - st.first_seq if st else 0
             return VerifyResult(False, count, str(exc), exc.seq, **extra)
     st = verdict.state

@@ -8,7 +8,7 @@ as whole words: no letter may touch either end, so ``lic`` does not fire inside
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import regex
 
@@ -31,7 +31,7 @@ def compile_cues(fragments: Iterable[str]) -> regex.Pattern[str] | None:
     return regex.compile(_LEFT + "(?:" + "|".join(frags) + ")" + _RIGHT, regex.I)
 
 
-def compile_named_cues(groups: dict[str, Iterable[str]]) -> regex.Pattern[str] | None:
+def compile_named_cues(groups: Mapping[str, Iterable[str]]) -> regex.Pattern[str] | None:
     """Whole-word alternation whose named group (``m.lastgroup``) says which key matched.
 
     Within the alternation longer fragments come first, so ``license plate``

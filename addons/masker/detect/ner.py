@@ -326,7 +326,9 @@ class NerPass:
             previous = tokens.get(key)
             if previous is None or centrality > previous[0]:
                 label = int(labels[i])
-                tokens[key] = (centrality, label, window.word_ids[i], float(identifier[i]))
+                word = window.word_ids[i]
+                assert word is not None  # content holds only the tokens of a word
+                tokens[key] = (centrality, label, word, float(identifier[i]))
 
     def _decode(
         self, text: str, tokens: dict[tuple[int, int], tuple[int, int, int, float]]
@@ -455,7 +457,7 @@ def _ordinary_word(word: str) -> bool:
 def _clock_range(value: str) -> bool:
     """Two 24-hour clock times joined by a dash ("1900-0700"), unless both could be years."""
     match = _CLOCK_RANGE.fullmatch(value)
-    return bool(match) and not (_YEAR.fullmatch(match[1]) and _YEAR.fullmatch(match[2]))
+    return match is not None and not (_YEAR.fullmatch(match[1]) and _YEAR.fullmatch(match[2]))
 
 
 def _clinical_numbers(value: str) -> bool:

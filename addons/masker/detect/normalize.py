@@ -169,6 +169,9 @@ class View:
     """
 
     __slots__ = ("text", "source", "parent", "_v", "_o", "_olen", "_linear")
+    _o: Sequence[int]
+    _olen: Sequence[int]
+    _linear: Sequence[bool]
 
     def __init__(
         self,

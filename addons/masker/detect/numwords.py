@@ -268,8 +268,8 @@ class _NumberParser:
             return None
         k, value, form = r
         j = self.next_word(k - 1)
-        nxt = self.word(j)
-        if nxt == "thousand" and 0 < value < 1000:
+        following = self.word(j)
+        if following == "thousand" and 0 < value < 1000:
             value *= 1000
             k = j + 1
             form = "thousand"
@@ -279,11 +279,11 @@ class _NumberParser:
                 value += add
         elif form == "teen" or (form == "tens" and value == 20):
             # Years and year-like pairs: "nineteen eighty", "nineteen oh five", "twenty twenty four".
-            if nxt in TENS:
+            if following in TENS:
                 r2 = self.below_100(j)
                 assert r2 is not None
                 k, value, form = r2[0], value * 100 + r2[1], "year"
-            elif nxt in OH:
+            elif following in OH:
                 j2 = self.next_word(j)
                 unit = UNITS.get(self.word(j2), 0)
                 if unit:

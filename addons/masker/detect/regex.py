@@ -119,15 +119,18 @@ class RegexPass:
         self._id_triggers = P.ID_TRIGGERS + first(tuple(P.ID_CUES))
         self._phone_triggers = P.PHONE_TRIGGERS + first(("PHONE", "FAX"))
         if any(k in extras for k in P.ID_CUES):
-            self._id_re = compile_named_cues(P.id_cue_groups(extras))
+            id_re = compile_named_cues(P.id_cue_groups(extras))
         else:
-            self._id_re = P.ID_CUE_RE
+            id_re = P.ID_CUE_RE
         if "PHONE" in extras or "FAX" in extras:
-            self._phone_re = compile_named_cues(
+            phone_re = compile_named_cues(
                 {"PHONE": P.PHONE_CUES + extras.get("PHONE", ()), "FAX": P.FAX_CUES + extras.get("FAX", ())}
             )
         else:
-            self._phone_re = P.PHONE_FAX_RE
+            phone_re = P.PHONE_FAX_RE
+        # The built-in cue groups are never empty, so both alternations exist.
+        assert id_re is not None and phone_re is not None
+        self._id_re, self._phone_re = id_re, phone_re
         # Any kind's extra words also raise the confidence of spans of that kind.
         self._boost = {kind: compile_cues(words) for kind, words in extras.items()}
         self.kinds: frozenset[str] = KINDS | {kind for kind, _ in self._tenant}

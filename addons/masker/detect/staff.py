@@ -78,7 +78,7 @@ LINE LINES HO
 def staff_names(text: str) -> list[tuple[int, int]]:
     """(start, end) of clinician names found by the rules in the module docstring."""
     found: set[tuple[int, int]] = set()
-    patterns = _INITIAL_PATTERNS
+    patterns: tuple[regex.Pattern[str], ...] = _INITIAL_PATTERNS
     if _ANY_CREDENTIAL.search(text) is not None:
         patterns += _CREDENTIAL_PATTERNS
     for pattern in patterns:

@@ -108,14 +108,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             {
                 "file": str(args.file),
                 "ok": ok,
-                "name": policy.name if ok else None,
-                "hash": policy.hash if ok else None,
+                "name": policy.name if ok and policy is not None else None,
+                "hash": policy.hash if ok and policy is not None else None,
                 "issues": [issue_json(i) for i in issues],
                 "skipped": [{"code": KEY_CHECK, "check": f"{kid_var} is set"}] if skipped else [],
             }
         )
     else:
-        if ok:
+        if ok and policy is not None:
             print(f"ok {policy.name} {policy.hash}")
         for issue in issues:
             print(_format(issue, str(args.file)))

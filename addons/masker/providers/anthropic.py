@@ -108,7 +108,7 @@ class AnthropicStream:
             if dtype == "signature_delta":
                 return [], None
             field = _DELTA_FIELDS.get(dtype)  # type: ignore[arg-type]
-            if field is not None and isinstance(delta.get(field), str):  # type: ignore[union-attr]
+            if field is not None and isinstance(delta.get(field), str):
                 return [], self._delta(obj, field)
         elif kind == "content_block_stop":
             extras = self._tails.flush([obj.get("index")])

@@ -84,7 +84,7 @@ class FieldSink:
         """``container[key]``, a non-empty string: masked in place."""
         value = container[key]
         if isinstance(value, str) and value:
-            self._add(TextField(value, role, path), lambda masked, c=container, k=key: c.__setitem__(k, masked))
+            self._add(TextField(value, role, path), lambda masked: container.__setitem__(key, masked))
 
     def fixed(self, container: Any, key: Any, *, role: str | None, path: str, what: str) -> None:
         """A string that must not change (a model name): scanned, refused if it holds an identifier."""

@@ -105,7 +105,8 @@ class ChatStream:
                     if rest:
                         holder[field] += rest
                         changed = True
-                mine = [k for k in self._tails.keys() if k[0] == ci and k not in present]
+                keys: list[Any] = self._tails.keys()  # this stream's own keys: (choice index, ...) tuples
+                mine = [k for k in keys if k[0] == ci and k not in present]
                 extras.extend(self._tails.flush(mine))
         return extras, new if changed else None
 

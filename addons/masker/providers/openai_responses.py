@@ -121,7 +121,8 @@ class ResponsesStream:
             extras = self._tails.flush()
         elif kind.endswith(".done"):
             at = {c: obj[c] for c in _COORDS if obj.get(c) is not None}
-            keys = [k for k in self._tails.keys() if all(dict(k).get(c) == v for c, v in at.items())]
+            pending: list[Any] = self._tails.keys()  # this stream's own keys: ((coordinate, value), ...) tuples
+            keys = [k for k in pending if all(dict(k).get(c) == v for c, v in at.items())]
             extras = self._tails.flush(keys)
         return extras, self._whole(obj)[1]
 

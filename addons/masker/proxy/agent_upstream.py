@@ -40,9 +40,8 @@ class AgentUpstream:
             parts = urlsplit(upstream)
             host, scheme = parts.hostname or "", parts.scheme
             port = parts.port or (443 if scheme == "https" else 80)
-            allowed = routing.is_llm_host(host, ctx.options.masker_llm_hosts) or (host, port) in routing.reverse_targets(
-                ctx.options.mode
-            )
+            llm_host = routing.is_llm_host(host, ctx.options.masker_llm_hosts)
+            allowed = llm_host or (host, port) in routing.reverse_targets(ctx.options.mode)
             if not allowed:
                 errors.refuse(flow, 403, "upstream_not_allowed",
                               "the agent's upstream is not an LLM host this proxy intercepts; nothing was forwarded")

@@ -6,6 +6,7 @@ from masker.admin.live import LiveBuffer
 from masker.engine import Engine
 from masker.proxy.access_log import AccessLog
 from masker.proxy.admin_listener import AdminListener
+from masker.proxy.agent_sync import AgentSync
 from masker.proxy.agent_upstream import AgentUpstream
 from masker.proxy.content_view import SpansView
 from masker.proxy.engine_holder import EngineFactory, EngineHolder
@@ -41,6 +42,7 @@ def sidecar_addons(engine: Engine | None = None, *, engine_factory: EngineFactor
         MaskerOptions(),
         holder,
         PolicyReloader(holder),  # SIGHUP and the file watch
+        AgentSync(holder),  # PostgreSQL: agent changes of other replicas reload here; vault pings for /readyz
         AdminListener(holder, live.buffer),  # admin API, live view, /metrics (after the holder: the engine is built)
         LocalEndpoints(ready=holder.unready, verify=holder.verify),
         Identity(),

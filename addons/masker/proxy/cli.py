@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from masker import logs
+from masker.db import DATABASE_URL_ENV
 from masker.proxy import ca
 from masker.proxy.routing import DEFAULT_LLM_HOSTS
 
@@ -40,6 +41,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="mitmproxy mode, repeatable: regular (default), reverse:https://api.openai.com@8081, ...")
     run.add_argument("--policy", help="mask policy YAML (default: the shipped policy)")
     run.add_argument("--data-dir", help="data directory (default $MASKER_DATA_DIR or ./.data)")
+    run.add_argument("--database-url", metavar="URL",
+                     help="PostgreSQL for the vault and the agents, shared by replicas (default $MASKER_DATABASE_URL, "
+                          "which keeps a password out of the process list; unset: SQLite in the data dir)")
     run.add_argument("--llm-host", action="append", metavar="HOST",
                      help=f"LLM host to intercept in regular mode, repeatable (default {', '.join(DEFAULT_LLM_HOSTS)})")
     run.add_argument("--max-body", default="16m", help="largest request body accepted (default 16m; larger gets 413)")
@@ -108,6 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from masker.proxy.master import run_master
 
     started = getattr(args, "started", None) or time.monotonic()
+    if args.database_url:
+        os.environ[DATABASE_URL_ENV] = args.database_url  # read there by the runtime and the worker processes
     settings = run_settings(args)
     log.info("starting Masker: mode %s, data dir %s, CA %s", ", ".join(settings["mode"]),
              settings["masker_data_dir"], settings["confdir"])

@@ -77,6 +77,7 @@ class _Zlib:
                 self._z = None  # another gzip member
                 continue
             z = self._z
+            assert z is not None  # _start set it: it returned data to consume
             out = z.decompress(data, piece)
             if out:
                 yield out

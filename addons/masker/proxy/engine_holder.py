@@ -55,7 +55,7 @@ from masker.runtime import Runtime, StartupError, is_production, open_runtime
 
 log = logging.getLogger("masker.proxy")
 
-EngineFactory = Callable[..., Engine]
+EngineFactory = Callable[..., Engine | Runtime]  # open_runtime builds a Runtime; test factories a bare Engine
 DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
 _WATCHED = {"masker_policy", "masker_data_dir", "masker_audit_window", "masker_workers", "masker_detect_timeout"}
 
@@ -86,7 +86,8 @@ class EngineHolder:
         self._reload_lock = threading.Lock()
 
     def unready(self) -> str | None:
-        """Why requests are refused now (None: ready): no engine, a latched journal or recorder."""
+        """Why requests are refused now (None: ready): no engine, a latched journal or recorder, an
+        unreachable vault database (until it answers again)."""
         if self.engine is None:
             return self.problem or "no engine"
         if self.recorder is not None and self.recorder.failure:
@@ -94,6 +95,9 @@ class EngineHolder:
         failure = self.runtime.audit_failure() if self.runtime is not None else None
         if failure is not None:
             return f"audit journal unavailable: {failure}"
+        vault_failure = self.runtime.vault.failure if self.runtime is not None else None
+        if vault_failure is not None:
+            return f"vault database unavailable: {vault_failure}"
         return None
 
     def configure(self, updated: set[str]) -> None:
@@ -138,7 +142,7 @@ class EngineHolder:
             )
             if isinstance(built, Runtime):
                 self._runtime, self.engine = built, built.engine
-                metrics.set_journal_latched(lambda rt=built: rt.audit_failure() is not None)
+                metrics.set_journal_latched(lambda: built.audit_failure() is not None)
                 metrics.set_vault_rows(built.vault.count)
             else:  # a bare engine (the test entry script's fake)
                 self.engine = built

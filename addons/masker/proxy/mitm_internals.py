@@ -115,6 +115,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import h11
 from mitmproxy import ctx, http
@@ -232,7 +233,7 @@ _POLICY: dict[str, Callable] = {}
 
 def _json_answer(stream: mhttp.HttpStream, command: mhttp.SendHttp) -> list | None:
     """Commands that answer the client with the policy's response in place of mitmproxy's HTML page."""
-    event = command.event
+    event = cast(mhttp.ResponseProtocolError, command.event)  # the caller checked its type
     if event.code.http_status_code() is None or getattr(stream, "_masker_answered", False):
         return None  # a kill or disconnect (no page), or the client has its response already
     alpn = stream.context.client.alpn
@@ -244,7 +245,7 @@ def _json_answer(stream: mhttp.HttpStream, command: mhttp.SendHttp) -> list | No
         return None
     if http1_client:
         resp.headers["connection"] = "close"
-    stream._masker_answered = True
+    stream._masker_answered = True  # type: ignore[attr-defined]  # Masker's own mark on mitmproxy's stream
     client = command.connection
     out = [mhttp.SendHttp(mhttp.ResponseHeaders(event.stream_id, resp, end_stream=False), client)]
     if not head:
@@ -259,7 +260,7 @@ def _stream_handle_event(self: mhttp.HttpStream, event) -> Iterator:
     for command in _ORIGINAL["stream"](self, event):
         if isinstance(command, mhttp.SendHttp) and command.connection is self.context.client:
             if isinstance(command.event, mhttp.ResponseHeaders) and command.event.response.status_code >= 200:
-                self._masker_answered = True
+                self._masker_answered = True  # type: ignore[attr-defined]  # Masker's own mark on mitmproxy's stream
             elif isinstance(command.event, mhttp.ResponseProtocolError):
                 try:
                     answer = _json_answer(self, command)
@@ -301,7 +302,8 @@ def _read_body(self: _http1.Http1Connection, event) -> Iterator:
     """Patch 3: replaces ``Http1Connection.read_body``."""
     reader = self.body_reader
     if isinstance(reader, _http1.ChunkedReader):
-        reader = self.body_reader = _TrailerCatcher(reader)
+        # The wrapper stands in for h11's reader: the same call interface, which is all read_body uses.
+        reader = self.body_reader = _TrailerCatcher(reader)  # type: ignore[assignment]
     for command in _ORIGINAL["read_body"](self, event):
         if (
             isinstance(reader, _TrailerCatcher)
@@ -347,10 +349,12 @@ def install_wire_patches(answer_failure: FailureAnswer, error_page: ErrorPage, e
     _ORIGINAL.update(stream=stream_he, read_body=read_body, make_error_response=_http1.make_error_response)
     for patch, original in ((_stream_handle_event, stream_he), (_read_body, read_body),
                             (_make_error_response, _http1.make_error_response)):
-        patch._masker_patch = True  # type: ignore[attr-defined]
-        patch.__wrapped__ = original  # type: ignore[attr-defined]  # inspect.unwrap finds mitmproxy's own
-    mhttp.HttpStream.handle_event = _stream_handle_event
-    _http1.Http1Connection.read_body = _read_body
+        # Marks on the patch functions themselves (mypy sees the loop variable as a union of callables).
+        patch._masker_patch = True  # type: ignore[union-attr]
+        patch.__wrapped__ = original  # type: ignore[union-attr]  # inspect.unwrap finds mitmproxy's own
+    # The patches: mitmproxy's methods replaced on purpose, with looser signatures than the originals.
+    mhttp.HttpStream.handle_event = _stream_handle_event  # type: ignore[method-assign,assignment]
+    _http1.Http1Connection.read_body = _read_body  # type: ignore[method-assign,assignment]
     _http1.make_error_response = _make_error_response
 
 
@@ -358,7 +362,7 @@ def uninstall_wire_patches() -> None:
     """Undo ``install_wire_patches`` (tests)."""
     if not _ORIGINAL or mhttp.HttpStream.handle_event is not _stream_handle_event:
         return
-    mhttp.HttpStream.handle_event = _ORIGINAL["stream"]
-    _http1.Http1Connection.read_body = _ORIGINAL["read_body"]
+    mhttp.HttpStream.handle_event = _ORIGINAL["stream"]  # type: ignore[method-assign]  # restoring the originals
+    _http1.Http1Connection.read_body = _ORIGINAL["read_body"]  # type: ignore[method-assign]
     _http1.make_error_response = _ORIGINAL["make_error_response"]
     _ORIGINAL.clear()

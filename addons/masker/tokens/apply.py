@@ -16,7 +16,7 @@ from masker.scope import DEFAULT_TOKEN_SCOPE, Scope
 from masker.tokens import aead
 from masker.tokens.keys import Keyring
 from masker.tokens.synthetic import Synthesizer
-from masker.tokens.vault import Row, Vault, mint
+from masker.tokens.vault import Row, TokenVault, mint
 
 TOKENIZE, REDACT, PASSTHROUGH = "tokenize", "redact", "passthrough"
 
@@ -32,7 +32,7 @@ def synthetic_marker(kind: str) -> str:
 
 
 class TokenApplier:
-    def __init__(self, policy: Policy, keyring: Keyring, vault: Vault | None) -> None:
+    def __init__(self, policy: Policy, keyring: Keyring, vault: TokenVault | None) -> None:
         self.policy = policy
         self.keyring = keyring
         self.vault = vault

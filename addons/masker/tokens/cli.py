@@ -14,18 +14,20 @@ on a terminal, ``purge`` and ``drop --all`` ask for confirmation unless
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
-import sqlite3
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from masker.audit.events import VAULT_DROPPED, AuditUnavailable, Event
+from masker.db import DATABASE_URL_ENV, database_url, describe
 from masker.policy.model import AuditSettings
+from masker.stores import open_vault
 from masker.tokens.keys import Keyring
-from masker.tokens.vault import Vault, vault_path
+from masker.tokens.vault import TokenVault, vault_path
 
 EventsSink = Callable[[Sequence[Event]], None]
 
@@ -45,6 +47,7 @@ def add_commands(
     drop.add_argument("--agent", help="agent id")
     drop.add_argument("--all", action="store_true", help="erase every row")
     drop.add_argument("--data-dir", type=Path, default=None, help="default $MASKER_DATA_DIR or ./.data")
+    _database_arg(drop)
     _safety_args(drop)
     drop.set_defaults(func=make_drop_handler(events_sink))
 
@@ -52,8 +55,15 @@ def add_commands(
     purge.add_argument("--days", type=int, default=AuditSettings().retention_days,
                        help="retention in days (default %(default)s)")
     purge.add_argument("--data-dir", type=Path, default=None, help="default $MASKER_DATA_DIR or ./.data")
+    _database_arg(purge)
     _safety_args(purge)
     purge.set_defaults(func=make_purge_handler(events_sink))
+
+
+def _database_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", default=None, metavar="URL",
+                   help="the PostgreSQL vault of the replicas (default $MASKER_DATABASE_URL; unset: the data dir's "
+                        "SQLite vault)")
 
 
 def _safety_args(p: argparse.ArgumentParser) -> None:
@@ -80,20 +90,6 @@ def confirm(question: str, args: argparse.Namespace) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def preview(path: Path, where: str, params: Sequence[object]) -> tuple[int, int, int, float | None]:
-    """(rows, agents, sessions, oldest ``created``) of the rows ``where`` selects; read-only, counts only."""
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        row = conn.execute(
-            "SELECT count(*), count(DISTINCT agent), count(DISTINCT agent || char(31) || session), min(created) "
-            f"FROM tokens WHERE {where}", list(params)).fetchone()
-    finally:
-        conn.close()
-    return int(row[0]), int(row[1]), int(row[2]), row[3]
-
-
 def _describe(rows: int, agents: int, sessions: int) -> str:
     return f"{rows} vault rows ({sessions} sessions of {agents} agents)"
 
@@ -111,23 +107,33 @@ def _record(args: argparse.Namespace, events_sink: EventsSink | None, event: Eve
     return 0
 
 
-def _open(args: argparse.Namespace) -> Vault | None:
-    path = vault_path(args.data_dir or default_data_dir())
-    if not path.exists():
-        print(f"no vault at {path}: nothing to erase")
+def _where(args: argparse.Namespace) -> str:
+    """The vault's location for messages: the SQLite file, or the database without credentials."""
+    url = database_url(_env(args))
+    return describe(url) if url is not None else str(vault_path(_data_dir(args)))
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return args.data_dir or default_data_dir()
+
+
+def _env(args: argparse.Namespace) -> Mapping[str, str]:
+    url = getattr(args, "database_url", None)
+    return {**os.environ, DATABASE_URL_ENV: url} if url else os.environ
+
+
+def _open(args: argparse.Namespace) -> TokenVault | None:
+    """The vault the arguments name; None (and says so) when there is no SQLite file to erase from."""
+    env = _env(args)
+    if database_url(env) is None and not vault_path(_data_dir(args)).exists():
+        print(f"no vault at {vault_path(_data_dir(args))}: nothing to erase")
         return None
-    return Vault(path, Keyring({}))
+    return open_vault(_data_dir(args), env, Keyring({}))
 
 
-def _drop_where(args: argparse.Namespace) -> tuple[str, list[object]]:
-    clauses, params = [], []
-    if args.agent is not None:
-        clauses.append("agent = ?")
-        params.append(args.agent)
-    if args.session is not None:
-        clauses.append("session = ?")
-        params.append(args.session)
-    return " AND ".join(clauses) or "1", params
+def _ask(args: argparse.Namespace, always: bool) -> bool:
+    """Whether to count first: ``--dry-run``, or a confirmation to ask on a terminal (``always``: every run)."""
+    return getattr(args, "dry_run", False) or (always and not getattr(args, "yes", False) and _interactive())
 
 
 def make_drop_handler(events_sink: EventsSink | None = None) -> Callable[[argparse.Namespace], int]:
@@ -135,28 +141,27 @@ def make_drop_handler(events_sink: EventsSink | None = None) -> Callable[[argpar
         if args.all == (args.session is not None or args.agent is not None):
             print("vault drop: give --session and/or --agent, or --all", file=sys.stderr)
             return 2
-        path = vault_path(args.data_dir or default_data_dir())
         what = "every row" if args.all else "the rows of " + " and ".join(
             f"{name} {v}" for name, v in (("agent", args.agent), ("session", args.session)) if v is not None)
-        if getattr(args, "dry_run", False) or (args.all and not getattr(args, "yes", False) and _interactive()):
-            if not path.exists():
-                print(f"no vault at {path}: nothing to erase")
-                args.erased = False
-                return 0
-            rows, agents, sessions, _ = preview(path, *_drop_where(args))
-            if getattr(args, "dry_run", False):
-                print(f"would drop {_describe(rows, agents, sessions)}: {what} in {path}; nothing was erased (--dry-run)")
-                args.erased = False
-                return 0
-            if rows and not confirm(f"Drop {_describe(rows, agents, sessions)} from {path}? "
-                                    "Their tokens can never be restored.", args):
-                print("nothing was erased", file=sys.stderr)
-                args.erased = False
-                return 1
         vault = _open(args)
+        if vault is None and getattr(args, "dry_run", False):
+            args.erased = False
+            return 0
         rows = 0
-        if vault is not None:
-            with vault:
+        with vault or contextlib.nullcontext():
+            if vault is not None and _ask(args, args.all):
+                c = vault.census(agent=args.agent, session=args.session)
+                if getattr(args, "dry_run", False):
+                    print(f"would drop {_describe(c.rows, c.agents, c.sessions)}: {what} in {_where(args)}; "
+                          "nothing was erased (--dry-run)")
+                    args.erased = False
+                    return 0
+                if c.rows and not confirm(f"Drop {_describe(c.rows, c.agents, c.sessions)} from {_where(args)}? "
+                                          "Their tokens can never be restored.", args):
+                    print("nothing was erased", file=sys.stderr)
+                    args.erased = False
+                    return 1
+            if vault is not None:
                 rows = vault.drop(session=args.session, agent=args.agent, all=args.all)
         print(f"dropped {rows} vault rows")
         scope = "all" if args.all else "+".join(
@@ -174,31 +179,29 @@ def make_purge_handler(events_sink: EventsSink | None = None) -> Callable[[argpa
         if args.days < 0:
             print("vault purge: --days must be >= 0", file=sys.stderr)
             return 2
-        path = vault_path(args.data_dir or default_data_dir())
-        cutoff = time.time() - args.days * 86400
-        if getattr(args, "dry_run", False) or (not getattr(args, "yes", False) and _interactive()):
-            if not path.exists():
-                print(f"no vault at {path}: nothing to erase")
-                args.erased = False
-                return 0
-            rows, agents, sessions, oldest = preview(path, "created < ?", [cutoff])
-            before = datetime.datetime.fromtimestamp(cutoff, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-            since = (f", the oldest from {datetime.datetime.fromtimestamp(oldest, datetime.timezone.utc):%Y-%m-%d}"
-                     if oldest is not None else "")
-            if getattr(args, "dry_run", False):
-                print(f"would purge {_describe(rows, agents, sessions)} written before {before}{since}; "
-                      "nothing was erased (--dry-run)")
-                args.erased = False
-                return 0
-            if rows and not confirm(f"Purge {_describe(rows, agents, sessions)} written before {before} from "
-                                    f"{path}? Their tokens can never be restored.", args):
-                print("nothing was erased", file=sys.stderr)
-                args.erased = False
-                return 1
         vault = _open(args)
+        if vault is None and getattr(args, "dry_run", False):
+            args.erased = False
+            return 0
         rows = 0
-        if vault is not None:
-            with vault:
+        with vault or contextlib.nullcontext():
+            if vault is not None and _ask(args, True):
+                cutoff = time.time() - args.days * 86400
+                c = vault.census(before=cutoff)
+                before = datetime.datetime.fromtimestamp(cutoff, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+                since = (f", the oldest from {datetime.datetime.fromtimestamp(c.oldest, datetime.UTC):%Y-%m-%d}"
+                         if c.oldest is not None else "")
+                if getattr(args, "dry_run", False):
+                    print(f"would purge {_describe(c.rows, c.agents, c.sessions)} written before {before}{since}; "
+                          "nothing was erased (--dry-run)")
+                    args.erased = False
+                    return 0
+                if c.rows and not confirm(f"Purge {_describe(c.rows, c.agents, c.sessions)} written before {before} "
+                                          f"from {_where(args)}? Their tokens can never be restored.", args):
+                    print("nothing was erased", file=sys.stderr)
+                    args.erased = False
+                    return 1
+            if vault is not None:
                 rows = vault.purge(args.days)
         print(f"purged {rows} vault rows older than {args.days} days")
         event = Event(kind=VAULT_DROPPED, reason="retention",

@@ -17,6 +17,7 @@ Each token yields one ``rehydration`` or ``rehydration_failed`` event
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import regex
 
@@ -27,14 +28,14 @@ from masker.tokens import aead
 from masker.tokens.apply import placeholder
 from masker.tokens.keys import Keyring, MissingKey
 from masker.tokens.scheme import AEAD_SCHEME, TOKEN_RE, format_token
-from masker.tokens.vault import UNDECRYPTABLE, UNKNOWN_KID, Lookup, Vault
+from masker.tokens.vault import UNDECRYPTABLE, UNKNOWN_KID, Lookup, TokenVault
 
 NO_VAULT = "no_vault"
 FOREIGN_KID = "foreign_kid"
 
 
 class Rehydrator:
-    def __init__(self, keyring: Keyring, vault: Vault | None, policy: Policy | None = None) -> None:
+    def __init__(self, keyring: Keyring, vault: TokenVault | None, policy: Policy | None = None) -> None:
         self.keyring = keyring
         self.vault = vault
         self.policy = policy
@@ -81,7 +82,7 @@ class Rehydrator:
     ) -> tuple[str, list[Event]]:
         out: list[str] = []
         events: list[Event] = []
-        common = dict(
+        common: dict[str, Any] = dict(
             agent=scope.agent, session=scope.session,
             policy=self.policy.name if self.policy else None,
             policy_hash=self.policy.hash if self.policy else None,

@@ -286,7 +286,9 @@ def shift_date(value: str, days: int) -> str | None:
     if m := _ISO.fullmatch(text):
         y, sep, mo, d = m.groups()
         new = _shift(int(y), int(mo), int(d), days)
-        return new and f"{lead}{new.year:04d}{sep}{_pad(new.month, mo)}{sep}{_pad(new.day, d)}{trail}"
+        if new is None:
+            return None
+        return f"{lead}{new.year:04d}{sep}{_pad(new.month, mo)}{sep}{_pad(new.day, d)}{trail}"
     if m := _NUMERIC_DATE.fullmatch(text):
         a, sep, b, y = m.groups()
         month, day = (int(a), int(b)) if int(a) <= 12 else (int(b), int(a))
@@ -299,22 +301,22 @@ def shift_date(value: str, days: int) -> str | None:
         return f"{lead}{_pad(first, a)}{sep}{_pad(second, b)}{sep}{yy}{trail}"
     for pattern in (_MONTH_FIRST, _DAY_FIRST):
         m = pattern.fullmatch(text)
-        month = m and _month_index(m["mon"])
-        if not month:
+        month_no = m and _month_index(m["mon"])
+        if not month_no:
             continue
         year = int(m["y"]) if m["y"] else 2000  # a leap year, so Feb 29 shifts
-        new = _shift(year, month, int(m["d"]), days)
+        new = _shift(year, month_no, int(m["d"]), days)
         if new is None:
             return None
         full = MONTHS[new.month - 1]
-        abbreviated = m["mon"].lower() != MONTHS[month - 1].lower()
+        abbreviated = m["mon"].lower() != MONTHS[month_no - 1].lower()
         mon = _case_like(m["mon"], full[:3] if abbreviated else full)
-        day = str(new.day) + (_ordinal(new.day) if m["ord"] else "")
+        day_text = str(new.day) + (_ordinal(new.day) if m["ord"] else "")
         year_part = f"{m['sep']}{new.year}" if m["y"] else ""
         if pattern is _MONTH_FIRST:
-            body = f"{mon}{m['dot']} {day}{year_part}"
+            body = f"{mon}{m['dot']} {day_text}{year_part}"
         else:
-            body = f"{day} {m['of'] or ''}{mon}{m['dot']}{year_part}"
+            body = f"{day_text} {m['of'] or ''}{mon}{m['dot']}{year_part}"
         return f"{lead}{body}{trail}"
     return None
 

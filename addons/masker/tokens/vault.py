@@ -1,4 +1,4 @@
-"""``MSKV1`` vault-deterministic tokens and the SQLite vault that holds their values.
+"""``MSKV1`` vault-deterministic tokens, the vault interface, and the SQLite vault.
 
 Token: ``MSKV1.KIND.kid.base32(HMAC-SHA256(token-hmac subkey, msg)[:16])`` with
 ``msg = "MSKV1/scoped" 0x1f binding 0x1f KIND 0x1f normalized value``, where
@@ -21,10 +21,14 @@ Erasure is permanent: ``drop`` deletes the rows and keeps a tombstone
 if the same value is masked again in that scope later (the re-minted row is
 not stored; the token then comes back as ``[REDACTED:KIND]``).
 
-Concurrency: one connection guarded by a lock (the proxy calls from worker
-threads), WAL so the CLI can drop or purge while the proxy runs, and
-``synchronous=NORMAL``: a power cut may lose the last rows, which then fail
-closed (redacted), never open.
+``TokenVault`` holds what every backend shares (sealing, opening, the
+reasons, argument checks); a backend stores and finds sealed rows. ``Vault``
+is the embedded SQLite vault of one sidecar: one connection guarded by a
+lock (the proxy calls from worker threads), WAL so the CLI can drop or
+purge while the proxy runs, and ``synchronous=NORMAL``: a power cut may
+lose the last rows, which then fail closed (redacted), never open.
+``masker.tokens.vault_pg.PgVault`` is the same vault in PostgreSQL, shared
+by replicas (``masker.stores`` picks one from ``MASKER_DATABASE_URL``).
 """
 
 from __future__ import annotations
@@ -36,13 +40,16 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import sqlite_utils
 from cryptography.exceptions import InvalidTag
 
+from masker.db.migrations import migrate_sqlite
 from masker.scope import DEFAULT_TOKEN_SCOPE, Scope
 from masker.tokens import keys as K
 from masker.tokens.aead import cipher
@@ -61,6 +68,7 @@ UNDECRYPTABLE = "undecryptable"
 UNKNOWN_KID = "unknown_kid"
 
 Row = tuple[str, str, str, str]  # (token, kind, kid, value)
+SealedRow = tuple[str, str, str, bytes]  # (token, kind, kid, nonce + ciphertext)
 
 
 def vault_path(data_dir: Path) -> Path:
@@ -115,49 +123,34 @@ def _aad(agent: str, session: str, token: str) -> bytes:
     return b"masker-vault/v1" + json.dumps([agent, session, token]).encode("utf-8")
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tokens (
-    agent TEXT NOT NULL, session TEXT NOT NULL, token TEXT NOT NULL,
-    kind TEXT NOT NULL, kid TEXT NOT NULL, sealed BLOB NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (agent, session, token)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tokens_by_token ON tokens(token);
-CREATE INDEX IF NOT EXISTS tokens_by_created ON tokens(created);
-CREATE TABLE IF NOT EXISTS dropped (
-    agent TEXT NOT NULL, session TEXT NOT NULL, token TEXT NOT NULL, dropped REAL NOT NULL,
-    PRIMARY KEY (agent, session, token)
-) WITHOUT ROWID;
-"""
+@dataclass(frozen=True, slots=True)
+class Census:
+    """What a selection of rows holds: counts and the oldest write time; never a value."""
 
-_PUT = """
-INSERT INTO tokens (agent, session, token, kind, kid, sealed, created)
-SELECT :agent, :session, :token, :kind, :kid, :sealed, :created
-WHERE NOT EXISTS (
-    SELECT 1 FROM dropped WHERE agent = :agent AND session = :session AND token = :token
-)
-ON CONFLICT (agent, session, token) DO UPDATE SET
-    kind = excluded.kind, kid = excluded.kid, sealed = excluded.sealed, created = excluded.created
-"""
+    rows: int
+    agents: int
+    sessions: int
+    oldest: float | None
 
 
-class Vault:
-    """Encrypted token store. Thread-safe; every public method is one transaction."""
+class TokenVault(ABC):
+    """Encrypted token store. Thread-safe; every public method is one transaction.
 
-    def __init__(
-        self, path: Path, keyring: Keyring, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    Subclasses store and find sealed rows; values never reach them in clear.
+    """
+
+    def __init__(self, keyring: Keyring, clock: Callable[[], float]) -> None:
         self._keyring = keyring
         self._clock = clock
-        self._lock = threading.Lock()
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        os.chmod(self.path, 0o600)  # -wal and -shm inherit the mode
-        conn.execute("PRAGMA busy_timeout=10000")  # the CLI may hold the lock briefly
-        sqlite_utils.Database(conn).enable_wal()
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
-        self._conn = conn
+
+    @property
+    def failure(self) -> str | None:
+        """Why the vault's database could not be reached on the last call (None: it could)."""
+        return None
+
+    def ping(self) -> bool:
+        """Whether the vault's database answers now (and ``failure`` says so); an embedded file always does."""
+        return True
 
     # -- writing -------------------------------------------------------------
 
@@ -171,30 +164,23 @@ class Vault:
 
         Tokens dropped earlier in this scope are not stored again.
         """
-        now = self._clock()
         agent, session = scope.agent, scope.session
-        params = [
-            {"agent": agent, "session": session, "token": token, "kind": kind, "kid": kid,
-             "sealed": self._seal(kid, _aad(agent, session, token), value), "created": now}
-            for token, kind, kid, value in rows
-        ]
-        if not params:
-            return 0
-        with self._lock, self._transaction() as conn:
-            return conn.executemany(_PUT, params).rowcount
+        sealed = [(token, kind, kid, self._seal(kid, _aad(agent, session, token), value))
+                  for token, kind, kid, value in rows]
+        return self._put(agent, session, sealed, self._clock()) if sealed else 0
+
+    @abstractmethod
+    def _put(self, agent: str, session: str, rows: Sequence[SealedRow], now: float) -> int:
+        """Upsert ``rows`` (one transaction), skipping tokens with a tombstone; rows written."""
 
     # -- reading -------------------------------------------------------------
 
     def lookup(self, scope: Scope, token: str) -> Lookup:
         """The value of ``token`` in ``scope``, or the reason it cannot be had."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT kid, sealed FROM tokens WHERE agent = ? AND session = ? AND token = ?",
-                (scope.agent, scope.session, token),
-            ).fetchone()
-            if row is None:
-                return Lookup(None, self._absent_reason(scope, token))
-        kid, sealed = row
+        found = self._find(scope.agent, scope.session, token)
+        if isinstance(found, str):
+            return Lookup(None, found)
+        kid, sealed = found
         if not self._keyring.knows(kid):
             return Lookup(None, UNKNOWN_KID)
         aad = _aad(scope.agent, scope.session, token)
@@ -206,16 +192,9 @@ class Vault:
                 continue
         return Lookup(None, UNDECRYPTABLE)
 
-    def _absent_reason(self, scope: Scope, token: str) -> str:
-        conn = self._conn
-        if conn.execute(
-            "SELECT 1 FROM dropped WHERE agent = ? AND session = ? AND token = ?",
-            (scope.agent, scope.session, token),
-        ).fetchone():
-            return DROPPED
-        if conn.execute("SELECT 1 FROM tokens WHERE token = ? LIMIT 1", (token,)).fetchone():
-            return FOREIGN_SCOPE
-        return UNKNOWN_TOKEN
+    @abstractmethod
+    def _find(self, agent: str, session: str, token: str) -> tuple[str, bytes] | str:
+        """(kid, sealed) of the row, else why there is none: DROPPED, FOREIGN_SCOPE or UNKNOWN_TOKEN."""
 
     def get(self, scope: Scope, token: str) -> str | None:
         return self.lookup(scope, token).value
@@ -231,35 +210,130 @@ class Vault:
         """
         if all == (session is not None or agent is not None):
             raise ValueError("drop needs session and/or agent, or all=True (not both)")
-        clauses, params = [], []
-        if agent is not None:
-            clauses.append("agent = ?")
-            params.append(agent)
-        if session is not None:
-            clauses.append("session = ?")
-            params.append(session)
-        where = " AND ".join(clauses) or "1"
-        with self._lock, self._transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO dropped (agent, session, token, dropped) "
-                f"SELECT agent, session, token, ? FROM tokens WHERE {where}",
-                [self._clock(), *params],
-            )
-            return conn.execute(f"DELETE FROM tokens WHERE {where}", params).rowcount
+        return self._drop(selector(agent, session), self._clock())
+
+    @abstractmethod
+    def _drop(self, where: Sequence[tuple[str, str]], now: float) -> int:
+        """Delete the rows matching every (column, value) of ``where`` and tombstone them, atomically."""
 
     def purge(self, retention_days: int) -> int:
         """Delete rows not written for ``retention_days`` days; returns rows deleted."""
         if retention_days < 0:
             raise ValueError("retention_days must be >= 0")
-        cutoff = self._clock() - retention_days * 86400
+        return self._purge(self._clock() - retention_days * 86400)
+
+    @abstractmethod
+    def _purge(self, cutoff: float) -> int:
+        """Delete rows written before ``cutoff``; rows deleted."""
+
+    def census(self, *, agent: str | None = None, session: str | None = None,
+               before: float | None = None) -> Census:
+        """What ``drop`` (``agent``/``session``; neither: every row) or ``purge`` (``before``) would erase."""
+        return self._census(selector(agent, session), before)
+
+    @abstractmethod
+    def _census(self, where: Sequence[tuple[str, str]], before: float | None) -> Census: ...
+
+    @abstractmethod
+    def count(self) -> int:
+        """Rows stored (every scope)."""
+
+    # -- plumbing ------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def selector(agent: str | None, session: str | None) -> list[tuple[str, str]]:
+    """The (column, value) pairs that select the rows of ``agent`` and/or ``session`` (none: every row).
+
+    Backends put these column names (only ``agent``, ``session``) into SQL; the values are parameters.
+    """
+    return [(column, value) for column, value in (("agent", agent), ("session", session)) if value is not None]
+
+
+_PUT = """
+INSERT INTO tokens (agent, session, token, kind, kid, sealed, created)
+SELECT :agent, :session, :token, :kind, :kid, :sealed, :created
+WHERE NOT EXISTS (
+    SELECT 1 FROM dropped WHERE agent = :agent AND session = :session AND token = :token
+)
+ON CONFLICT (agent, session, token) DO UPDATE SET
+    kind = excluded.kind, kid = excluded.kid, sealed = excluded.sealed, created = excluded.created
+"""
+
+
+class Vault(TokenVault):
+    """The embedded SQLite vault (``<data-dir>/vault.sqlite``, mode 0600)."""
+
+    def __init__(
+        self, path: Path, keyring: Keyring, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(keyring, clock)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        os.chmod(self.path, 0o600)  # -wal and -shm inherit the mode
+        conn.execute("PRAGMA busy_timeout=10000")  # the CLI may hold the lock briefly
+        sqlite_utils.Database(conn).enable_wal()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        migrate_sqlite(conn)
+        self._conn = conn
+
+    def _put(self, agent: str, session: str, rows: Sequence[SealedRow], now: float) -> int:
+        params = [{"agent": agent, "session": session, "token": token, "kind": kind, "kid": kid,
+                   "sealed": sealed, "created": now} for token, kind, kid, sealed in rows]
+        with self._lock, self._transaction() as conn:
+            return conn.executemany(_PUT, params).rowcount
+
+    def _find(self, agent: str, session: str, token: str) -> tuple[str, bytes] | str:
+        key = (agent, session, token)
+        with self._lock:
+            conn = self._conn
+            row = conn.execute(
+                "SELECT kid, sealed FROM tokens WHERE agent = ? AND session = ? AND token = ?", key).fetchone()
+            if row is not None:
+                return row[0], row[1]
+            if conn.execute("SELECT 1 FROM dropped WHERE agent = ? AND session = ? AND token = ?", key).fetchone():
+                return DROPPED
+            if conn.execute("SELECT 1 FROM tokens WHERE token = ? LIMIT 1", (token,)).fetchone():
+                return FOREIGN_SCOPE
+            return UNKNOWN_TOKEN
+
+    def _drop(self, where: Sequence[tuple[str, str]], now: float) -> int:
+        clause, params = _sql_where(where)
+        with self._lock, self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO dropped (agent, session, token, dropped) "
+                f"SELECT agent, session, token, ? FROM tokens WHERE {clause}",
+                [now, *params],
+            )
+            return conn.execute(f"DELETE FROM tokens WHERE {clause}", params).rowcount
+
+    def _purge(self, cutoff: float) -> int:
         with self._lock, self._transaction() as conn:
             return conn.execute("DELETE FROM tokens WHERE created < ?", (cutoff,)).rowcount
+
+    def _census(self, where: Sequence[tuple[str, str]], before: float | None) -> Census:
+        clause, params = _sql_where(where)
+        if before is not None:
+            clause, params = f"{clause} AND created < ?", [*params, before]
+        with self._lock:
+            rows, agents, sessions, oldest = self._conn.execute(
+                "SELECT count(*), count(DISTINCT agent), count(DISTINCT agent || char(31) || session), "
+                f"min(created) FROM tokens WHERE {clause}", params).fetchone()
+        return Census(rows, agents, sessions, oldest)
 
     def count(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM tokens").fetchone()[0]
-
-    # -- plumbing ------------------------------------------------------------
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
@@ -268,11 +342,10 @@ class Vault:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> Vault:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def _sql_where(where: Sequence[tuple[str, str]]) -> tuple[str, list[object]]:
+    """``col = ? AND ...`` (``1`` for none) and its parameters; columns come from ``selector``."""
+    return " AND ".join(f"{column} = ?" for column, _ in where) or "1", [value for _, value in where]
 
 
 class _Transaction:
