@@ -16,14 +16,23 @@ measures the proxy's own overhead alone (``tests/e2e/fake_sidecar.py run``:
 ``masker run`` with the fake factory passed in code; there is no option for it).
 
     python scripts/bench_proxy.py --out bench.json [--passes regex] [--policy P] [--fake] [--workers N]
+    python scripts/bench_proxy.py --replicas 2 --database-url postgresql://postgres@127.0.0.1:5432/test
+
+``--replicas N`` adds a side ``masker_xN``: N sidecars (own ports and data
+dirs, one set of keys, the vault and agents in the PostgreSQL of
+``--database-url``) behind one client pool that spreads its requests over
+them round-robin; the single ``masker`` side then uses the same database,
+so the two differ only in the number of replicas.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import itertools
 import json
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -57,6 +66,12 @@ Path(sys.argv[4]).write_text(str(s.port))
 while True:
     time.sleep(3600)
 """
+
+
+def shared_keys() -> dict[str, str]:
+    """One set of random keys for every sidecar of the run (replicas must share them)."""
+    return {name: base64.b64encode(secrets.token_bytes(32)).decode()
+            for name in ("MASKER_KEY_K_HEALTHCARE", "MASKER_AUDIT_KEY", "MASKER_SIGNING_KEY")}
 
 
 def free_port() -> int:
@@ -136,12 +151,13 @@ def ttft(client: httpx.Client, url: str, n: int) -> list[float]:
     return out
 
 
-def throughput(url: str, verify: str, concurrency: int, seconds: float) -> dict:
+def throughput(urls: list[str], verify: str, concurrency: int, seconds: float) -> dict:
+    """req/s with ``concurrency`` clients, client i sending to ``urls[i % len(urls)]``."""
     stop = time.monotonic() + seconds
     counts = {"ok": 0, "errors": 0}
     lock = threading.Lock()
 
-    def worker() -> None:
+    def worker(url: str) -> None:
         with httpx.Client(verify=verify, timeout=30, trust_env=False) as c:
             while time.monotonic() < stop:
                 try:
@@ -151,7 +167,7 @@ def throughput(url: str, verify: str, concurrency: int, seconds: float) -> dict:
                 with lock:
                     counts["ok" if ok else "errors"] += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(urls[i % len(urls)],)) for i in range(concurrency)]
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -173,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--streams", type=int, default=30, help="streaming requests per side for TTFT")
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of the throughput run")
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--replicas", type=int, default=1,
+                    help="also measure N sidecars behind one client pool (needs --database-url)")
+    ap.add_argument("--database-url", help="PostgreSQL for the vault (required with --replicas > 1)")
     args = ap.parse_args(argv)
+    if args.replicas > 1 and not args.database_url:
+        ap.error("--replicas > 1 needs --database-url: replicas share their vault there")
 
     tmp = Path(tempfile.mkdtemp(prefix="masker-bench-"))
     engine = "fake_engine:build_engine" if args.fake else "masker.runtime:open_runtime"
@@ -192,15 +213,25 @@ def main(argv: list[str] | None = None) -> int:
         while not port_file.exists() or not port_file.read_text():
             time.sleep(0.1)
         up = int(port_file.read_text())
-        listen = free_port()
-        log = (tmp / "sidecar.log").open("wb")
         entry = [str(E2E / "fake_sidecar.py")] if args.fake else ["-m", "masker.cli"]
-        procs.append(subprocess.Popen(
-            [sys.executable, *entry, "run", "--listen", f"127.0.0.1:{listen}",
-             "--mode", f"reverse:https://127.0.0.1:{up}", "--data-dir", str(tmp / "data"),
-             "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
-             "--policy", str(policy), *(["--workers", str(args.workers)] if args.workers is not None else [])],
-            env={**env, "MASKER_LOG_LEVEL": "WARNING"}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+        side_env = {**env, "MASKER_LOG_LEVEL": "WARNING", **shared_keys()}
+        if args.database_url:
+            side_env["MASKER_DATABASE_URL"] = args.database_url
+
+        def start_masker(name: str) -> int:
+            listen = free_port()
+            log = (tmp / f"{name}.log").open("wb")
+            procs.append(subprocess.Popen(
+                [sys.executable, *entry, "run", "--listen", f"127.0.0.1:{listen}",
+                 "--mode", f"reverse:https://127.0.0.1:{up}", "--data-dir", str(tmp / name),
+                 "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}", "--admin-listen", "",
+                 "--policy", str(policy), *(["--workers", str(args.workers)] if args.workers is not None else [])],
+                env=side_env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+            return listen
+
+        ports = {"masker": [start_masker("masker")]}
+        if args.replicas > 1:
+            ports[f"masker_x{args.replicas}"] = [start_masker(f"replica-{i}") for i in range(args.replicas)]
         # Plain mitmproxy, same mode, no Masker:
         # the floor any mitmproxy-based sidecar pays.
         plain = free_port()
@@ -213,29 +244,34 @@ def main(argv: list[str] | None = None) -> int:
              "--set", f"ssl_verify_upstream_trusted_ca={ca_cert}",
              "--set", f"confdir={tmp / 'plain-ca'}"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_http(f"http://127.0.0.1:{listen}/readyz", ok=(200,))  # the engine is built
+        for group in ports.values():
+            for port in group:
+                wait_http(f"http://127.0.0.1:{port}/readyz", ok=(200,))  # the engine is built
         path = "/v1/chat/completions"
-        direct_url, masker_url, plain_url = f"https://127.0.0.1:{up}{path}", f"http://127.0.0.1:{listen}{path}", f"http://127.0.0.1:{plain}{path}"
+        urls: dict[str, list[str]] = {"direct": [f"https://127.0.0.1:{up}{path}"], "mitmproxy": [f"http://127.0.0.1:{plain}{path}"]}
+        urls.update({name: [f"http://127.0.0.1:{port}{path}" for port in group] for name, group in ports.items()})
         wait_http(f"http://127.0.0.1:{plain}/v1/models")
-        lat: dict[str, list[float]] = {"direct": [], "mitmproxy": [], "masker": []}
-        tt: dict[str, list[float]] = {"direct": [], "mitmproxy": [], "masker": []}
-        urls = {"direct": direct_url, "mitmproxy": plain_url, "masker": masker_url}
+        lat: dict[str, list[float]] = {name: [] for name in urls}
+        tt: dict[str, list[float]] = {name: [] for name in urls}
         with httpx.Client(verify=str(ca_cert), timeout=30, trust_env=False) as c:
-            for u in urls.values():  # warm-up
-                latency(c, u, 10)
-            for _ in range(10):  # interleave so load drift hits every side alike
-                for name, u in urls.items():
-                    lat[name] += latency(c, u, args.requests // 10)
-            for _ in range(args.streams):
-                for name, u in urls.items():
-                    tt[name] += ttft(c, u, 1)
-        tp = {name: throughput(u, str(ca_cert), args.concurrency, args.seconds) for name, u in urls.items()}
+            for group in urls.values():  # warm-up
+                for u in group:
+                    latency(c, u, 10)
+            for i in range(10):  # interleave so load drift hits every side alike
+                for name, group in urls.items():
+                    lat[name] += latency(c, group[i % len(group)], args.requests // 10)
+            for i in range(args.streams):
+                for name, group in urls.items():
+                    tt[name] += ttft(c, group[i % len(group)], 1)
+        tp = {name: throughput(group, str(ca_cert), args.concurrency, args.seconds) for name, group in urls.items()}
         lat_d, lat_m, tt_d, tt_m = lat["direct"], lat["masker"], tt["direct"], tt["masker"]
         result = {
             "engine": engine,
             "policy": None if args.fake else str(args.policy or "shipped"),
             "passes": None if args.fake else (args.passes or "as in the policy"),
             "workers": args.workers if args.workers is not None else default_workers(),
+            "replicas": args.replicas,
+            "vault": "postgresql" if args.database_url else "sqlite",
             "cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
             "request_bytes": len(body()),
