@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make run    create .venv, install Masker from the lock files, start the sidecar on 127.0.0.1:8080
 #   make test   create .venv, install Masker + test tools from the lock files, run the whole suite
+#               (after `make lint`: ruff and mypy on addons/, configured in pyproject.toml)
 # and one for maintainers:
 #   make lock   re-resolve requirements.lock (runtime) and requirements-test.lock (runtime + [test])
 #               after a pyproject.toml change; LOCK_ARGS=--upgrade moves every pin to its newest allowed version
@@ -23,7 +24,7 @@ LOCK_HEADER := \# Lock for CPython 3.12 on Linux x86_64 (onnxruntime-gpu); refre
 PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
 	--index-url $(LOCK_INDEX) --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: run test bench lock clean
+.PHONY: run lint test bench lock clean
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	rm -rf $(VENV)
@@ -44,7 +45,11 @@ $(TEST_TOOLS) &:
 run: $(VENV)/.installed
 	$(BIN)/masker run $(ARGS)
 
-test: $(VENV)/.installed $(TEST_TOOLS)
+lint: $(VENV)/.installed
+	$(BIN)/ruff check addons
+	$(BIN)/mypy
+
+test: $(VENV)/.installed lint $(TEST_TOOLS)
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(VENV)/.installed

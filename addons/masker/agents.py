@@ -116,7 +116,7 @@ def check_upstream(url: str) -> str | None:
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         return "upstream must use https (plain http only to a loopback address)"
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when it is read
     except ValueError:
         return "upstream has an invalid port"
     return None

@@ -13,17 +13,17 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 from nacl.signing import SigningKey
 
 from masker.agent_engines import AgentEngines
 from masker.agents import AgentStore
-from masker.audit.events import KEY_ROTATED, POLICY_LOADED, Event
 from masker.audit import witness
+from masker.audit.events import KEY_ROTATED, POLICY_LOADED, Event
 from masker.audit.journal import Journal
 from masker.audit.keys import audit_key_from_env, previous_signing_key_from_env, signing_key_from_env
 from masker.detect.cache import DetectionCache

@@ -8,8 +8,9 @@ the metrics registry.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from masker.admin.journal_view import JournalView
 from masker.admin.live import LiveBuffer

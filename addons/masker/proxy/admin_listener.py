@@ -17,8 +17,9 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import tornado.httpserver
 import tornado.netutil

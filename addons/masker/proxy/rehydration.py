@@ -28,7 +28,7 @@ import asyncio
 import json
 import logging
 import weakref
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from mitmproxy import http
 
@@ -195,7 +195,8 @@ class Rehydration:
             await self._rehydrate_buffered(flow, events)
         except Exception as e:  # noqa: BLE001 - fail closed: never pass tokens/garbage on
             log.error("masker rehydration failed: %s", type(e).__name__)
-            flow.response = errors.error_response(502, "rehydration_failed", f"Masker could not restore the response ({type(e).__name__})")
+            flow.response = errors.error_response(
+                502, "rehydration_failed", f"Masker could not restore the response ({type(e).__name__})")
         finally:
             self._release(flow, events)
 
@@ -340,7 +341,8 @@ def guard_head(resp: http.Response, rehydrate) -> None:
     if not _head_may_hold_token(resp):
         return
     if resp.reason and guard.might_hold_token(resp.reason):
-        resp.reason = guard.guard_bytes(resp.reason.encode("utf-8", "surrogateescape"), rehydrate, guard.LINE).decode("utf-8", "replace")
+        reason = guard.guard_bytes(resp.reason.encode("utf-8", "surrogateescape"), rehydrate, guard.LINE)
+        resp.reason = reason.decode("utf-8", "replace")
     for part in (resp.headers, resp.trailers):
         if part is None:
             continue
