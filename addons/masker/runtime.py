@@ -250,7 +250,7 @@ def open_runtime(
         journal = Journal(
             data_dir / "journal", audit_key, signing_key, checkpoint_dir=data_dir / "checkpoints",
             previous_signing_key=previous_signing_key_from_env(env), witnesses=witness.from_env(env),
-            origin=env.get("MASKER_AUDIT_ORIGIN") or None,
+            origin=env.get("MASKER_AUDIT_ORIGIN") or None, replica_id=env.get("MASKER_REPLICA_ID") or None,
         )
     except BaseException:
         vault.close()

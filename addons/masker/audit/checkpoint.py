@@ -13,8 +13,8 @@ retention cut lets a pruned journal still prove the root of its whole history.
 
 Since the journal pins its key and origin (``journal_opened``), a checkpoint
 also names the log ``origin`` and its ``epoch`` (0 until an operator accepts a
-truncation, ``journal_truncated``, which starts the next epoch); both are left
-out of the signed body when empty/0, so older checkpoints verify unchanged.
+truncation, ``journal_truncated``, which starts the next epoch) and the
+journal's ``replica`` id; all are left out of the signed body when empty/0, so older checkpoints verify unchanged.
 Next to each JSON checkpoint the journal writes the same tree head as a C2SP
 tlog-checkpoint note (``.note``, see ``masker.audit.note``).
 """
@@ -53,6 +53,7 @@ class Checkpoint:
     signature: str  # hex
     origin: str = ""  # the log's origin (base, without the epoch suffix); "" in older checkpoints
     epoch: int = 0
+    replica: str = ""  # the replica id of the journal (MASKER_REPLICA_ID); "" in older checkpoints
 
     def body(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -68,6 +69,8 @@ class Checkpoint:
             doc["origin"] = self.origin
         if self.epoch:
             doc["epoch"] = self.epoch
+        if self.replica:
+            doc["replica"] = self.replica
         return doc
 
     def signed_bytes(self) -> bytes:
@@ -85,7 +88,8 @@ class Checkpoint:
 
 
 def sign(
-    signing_key: SigningKey, type_: str, last_hash: str, tree: CompactRange, ts: str, *, origin: str = "", epoch: int = 0
+    signing_key: SigningKey, type_: str, last_hash: str, tree: CompactRange, ts: str, *, origin: str = "", epoch: int = 0,
+    replica: str = "",
 ) -> Checkpoint:
     unsigned = Checkpoint(
         type=type_,
@@ -98,6 +102,7 @@ def sign(
         signature="",
         origin=origin,
         epoch=epoch,
+        replica=replica,
     )
     sig = signing_key.sign(unsigned.signed_bytes()).signature
     return replace(unsigned, signature=sig.hex())
@@ -142,6 +147,7 @@ def load(path: Path) -> Checkpoint:
             signature=str(doc["signature"]),
             origin=str(doc.get("origin", "")),
             epoch=int(doc.get("epoch", 0)),
+            replica=str(doc.get("replica", "")),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"unreadable checkpoint {Path(path).name}: {type(exc).__name__}") from None

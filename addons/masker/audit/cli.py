@@ -43,8 +43,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser(
         "report",
         help="write a signed session report (JSON + PDF), or verify one",
-        usage="masker report SESSION [--out DIR] [--data-dir D]\n"
-        "       masker report verify FILE.json|FILE.pdf (--pubkey K | --fingerprint FP) [--journal J]",
+        usage="masker report SESSION [--out DIR] [--data-dir D] [--journal DIR ...]\n"
+        "       masker report verify FILE.json|FILE.pdf (--pubkey K | --fingerprint FP) [--journal DIR ...]",
     )
     report.add_argument("words", nargs="*", metavar="SESSION | verify FILE")
     report.add_argument("--session", help="report this session (for a session literally named 'verify')")
@@ -55,7 +55,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         "or $MASKER_SIGNING_PUBKEY")
     report.add_argument("--fingerprint", help="verify: the pinned signer's key fingerprint (SHA256:<hex>); "
                         "or $MASKER_SIGNING_KEY_FINGERPRINT")
-    report.add_argument("--journal", type=Path, help="verify: journal directory to recompute Merkle roots from")
+    report.add_argument("--journal", type=Path, action="append", metavar="DIR",
+                        help="a replica's data dir or journal dir, repeatable: report over (or verify against) "
+                             "these journals (default for a report: <data-dir>/journal)")
     report.set_defaults(func=cmd_report)
 
     audit = subparsers.add_parser("audit", help="audit journal tools")
@@ -110,6 +112,11 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return args.data_dir or Path(os.environ.get("MASKER_DATA_DIR", ".data"))
 
 
+def _journal_dir(path: Path) -> Path:
+    """A replica's journal directory: ``path/journal`` when ``path`` is a data dir, else ``path``."""
+    return path / "journal" if (path / "journal").is_dir() else path
+
+
 def _pin_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pubkey", help="the pinned signer's public key: PEM file, base64 or hex (or $MASKER_SIGNING_PUBKEY)")
     p.add_argument("--fingerprint",
@@ -131,11 +138,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             return _report_build(args.session, args)
         if words[:1] == ["verify"]:
             if len(words) != 2:
-                print("usage: masker report verify FILE.json|FILE.pdf [--pubkey K] [--journal J]", file=sys.stderr)
+                print("usage: masker report verify FILE.json|FILE.pdf [--pubkey K] [--journal DIR ...]", file=sys.stderr)
                 return 2
             return _report_verify(Path(words[1]), args)
         if len(words) != 1:
-            print("usage: masker report SESSION [--out DIR] [--data-dir D]", file=sys.stderr)
+            print("usage: masker report SESSION [--out DIR] [--data-dir D] [--journal DIR ...]", file=sys.stderr)
             return 2
         return _report_build(words[0], args)
     except KeyConfigError as exc:
@@ -187,9 +194,10 @@ def _report_build(session: str, args: argparse.Namespace) -> int:
     record = recall.load_record(model_dir)
     dev = signed_with_dev_key(signing_key, data_dir)
     progress = Progress(sys.stderr)
+    journals = [_journal_dir(d) for d in args.journal] if args.journal else [data_dir / "journal"]
     try:
         json_path, pdf_path = build_report(
-            data_dir / "journal",
+            journals,
             audit_key,
             session,
             signing_key,
@@ -216,7 +224,7 @@ def _report_build(session: str, args: argparse.Namespace) -> int:
 def _report_verify(path: Path, args: argparse.Namespace) -> int:
     from .report import verify_report
 
-    journal = args.journal
+    journal = [_journal_dir(d) for d in args.journal] if args.journal else None
     audit_key = None
     if journal is not None:
         audit_key = audit_key_from_env()

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from typing import Any
 from nacl.signing import SigningKey, VerifyKey
 
 from masker import metrics
+from masker.ids import id_problem
 
 from . import checkpoint as cpmod
 from . import integrity
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 JOURNAL_REPAIRED = "journal_repaired"
 JOURNAL_REVERIFIED = "journal_reverified"
 JOURNAL_PRUNED = "journal_pruned"
+REPLICA_FILE = "replica-id"  # in the journal directory: this chain's replica id (see load_replica_id)
 # Detail keys that would hold a request/response text in clear.
 _CLEAR_PAYLOAD_KEYS = frozenset({"payload", "plaintext", "value", "original", "body"})
 
@@ -69,6 +72,31 @@ class _AcceptLoss:
 def default_origin(key: VerifyKey) -> str:
     """``masker.local/audit/<first 16 hex of the key fingerprint>``: a stable name for a log (C2SP origin)."""
     return f"masker.local/audit/{fingerprint(key)[7:23]}"
+
+
+def load_replica_id(directory: Path, wanted: str | None) -> str:
+    """The replica id of the journal in ``directory``, written to ``REPLICA_FILE`` on first use.
+
+    A new journal takes ``wanted`` (``MASKER_REPLICA_ID``) or a random
+    ``r-<uuid4>``; a journal that has one keeps it, and a different
+    ``wanted`` (or an invalid stored id) raises ``JournalIntegrityError``:
+    one chain, one replica id, or the sidecar does not start.
+    """
+    path = Path(directory) / REPLICA_FILE
+    try:
+        stored = path.read_text("ascii").strip()
+    except FileNotFoundError:
+        stored = None
+    if stored is not None:
+        if id_problem(stored) is not None:
+            raise JournalIntegrityError(f"{path.name} does not hold a valid replica id")
+        if wanted is not None and wanted != stored:
+            raise JournalIntegrityError(
+                f"this journal's replica id is {stored!r} ({path.name}); MASKER_REPLICA_ID differs")
+        return stored
+    replica = wanted or f"r-{uuid.uuid4()}"  # a canonical UUID always passes id_problem
+    cpmod.write_atomic(path, replica.encode("ascii") + b"\n")
+    return replica
 
 
 def _valid_origin(origin: str) -> bool:
@@ -117,6 +145,7 @@ class Journal:
         previous_signing_key: SigningKey | None = None,
         witnesses: Witnesses | None = None,
         origin: str | None = None,
+        replica_id: str | None = None,
         pin_key: bool = True,
         _accept: _AcceptLoss | None = None,
     ) -> None:
@@ -126,6 +155,8 @@ class Journal:
             raise ValueError("checkpoint_every must be >= 1")
         if origin is not None and not _valid_origin(origin):
             raise ValueError("the audit origin must be a non-empty line without spaces or '+' (e.g. example.com/masker)")
+        if replica_id is not None and (problem := id_problem(replica_id)) is not None:
+            raise ValueError(f"the replica id {problem}")
         self._dir = Path(directory)
         self._key = bytes(audit_key)
         self._sk = signing_key
@@ -147,12 +178,14 @@ class Journal:
         self._next_checkpoint = checkpoint_every
         self._origin = origin or (default_origin(signing_key.verify_key) if signing_key is not None else "")
         self._epoch = 0
+        self._replica = ""  # set on open (load_replica_id); every event and checkpoint names it
         self._trusted: KeyPin | None = KeyPin([signing_key.verify_key]) if signing_key is not None else None
         self.integrity_error: JournalIntegrityError | None = None
         self.accepted: dict[str, Any] | None = None  # the journal_truncated statement, in accept mode
         err: str | None = None
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
+            self._replica = load_replica_id(self._dir, replica_id)
             self._lock_fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
             self._flock()
             try:
@@ -391,7 +424,7 @@ class Journal:
                     first_kept = next(p.name for p in files if p.name > doomed[-1].name)
                     scan(self._dir, self._key, cut, stop_before=first_kept)
                     anchor = cpmod.sign(self._sk, cpmod.ANCHOR, cut.last_hash, cut.tree, utc_now(),
-                                        origin=self._origin, epoch=self._epoch)
+                                        origin=self._origin, epoch=self._epoch, replica=self._replica)
                     cpmod.save(anchor, self._cp_dir / cpmod.file_name(anchor))
                     cpmod.save(anchor, self._dir / ANCHOR_FILE)
                     for p in doomed:
@@ -479,6 +512,7 @@ class Journal:
                 try:
                     for ev in ticket.events:
                         doc = ev.to_json()
+                        doc["replica"] = self._replica
                         doc["seq"] = state.size
                         body = canonical(doc)
                         curr = chain_hash(self._key, state.last_hash, body)
@@ -576,7 +610,7 @@ class Journal:
         """
         assert self._sk is not None
         cp = cpmod.sign(self._sk, cpmod.CHECKPOINT, self._state.last_hash, self._state.tree, utc_now(),
-                        origin=self._origin, epoch=self._epoch)
+                        origin=self._origin, epoch=self._epoch, replica=self._replica)
         note = cpmod.sign_note(self._sk, self._origin, self._epoch, cp.size, cp.merkle_root)
         json_path = cpmod.save(cp, self._cp_dir / cpmod.file_name(cp))
         cpmod.write_atomic(self._cp_dir / cpmod.file_name(cp, ".note"), note.encode("utf-8"))
@@ -609,6 +643,11 @@ class Journal:
     def origin(self) -> str:
         """The log's origin (C2SP checkpoint origin line of epoch 0)."""
         return self._origin
+
+    @property
+    def replica_id(self) -> str:
+        """This chain's replica id (in every event and checkpoint it writes)."""
+        return self._replica
 
     @property
     def epoch(self) -> int:

@@ -102,17 +102,12 @@ def render_pdf(doc: dict[str, Any], signed: bytes, signature: bytes, *, json_nam
 
     _heading(pdf, "Integrity")
     sig_name = json_name + SIG_SUFFIX
-    journal = doc["journal"]
     _table(
         pdf,
         [
             ("Item", "Value"),
             ("Session Merkle root (RFC 6962)", doc["merkle_root_hex"]),
-            ("Session events (seq)", f"{events['count']} ({events['first_seq']}..{events['last_seq']})"),
-            ("Journal at generation", f"{journal['size']} events, {journal['chain']}"),
-            ("Accepted journal truncations", _truncations(journal)),
-            ("Journal Merkle root", journal["merkle_root_hex"]),
-            ("Journal last hash", journal["last_hash"]),
+            *_journal_rows(doc),
             ("Signature (Ed25519, base64)", base64.b64encode(signature).decode("ascii")),
             ("Public key fingerprint", doc["signer"]["fingerprint"]),
             ("Public key (base64)", doc["signer"]["public_key_b64"]),
@@ -147,7 +142,8 @@ def _facts(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("Time range (UTC)", f"{doc['time_range']['first']} to {doc['time_range']['last']}"),
         ("Policy", f"{pol['name'] or '-'} · sha256 {pol['hash'][:16] or '-'}"
                    + (f" ({len(pol['seen'])} policies in the events: see Statement)" if len(pol["seen"]) > 1 else "")),
-        ("Events", f"{ev['count']} (journal seq {ev['first_seq']}..{ev['last_seq']})"),
+        ("Events", f"{ev['count']} (journal seq {ev['first_seq']}..{ev['last_seq']})" if "replicas" not in doc
+                   else f"{ev['count']} ({len(doc['replicas'])} replicas: {', '.join(r['replica'] for r in doc['replicas'])})"),
         ("Requests", f"{doc['requests']['forwarded']} forwarded, {doc['requests']['blocked']} blocked"),
         ("Upstream hosts (BAA)", hosts),
         ("Residual-leak scan", f"{res['status']}: {res['scans']} scans, {res['with_findings']} with findings"),
@@ -155,6 +151,32 @@ def _facts(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("Tokenization", f"{', '.join(tok['schemes']) or '-'}; kids {', '.join(tok['kids']) or '-'}"),
         ("Retention", f"{ret['retention_days']} days; request and response payloads are never stored"),
     ]
+
+
+def _journal_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """The Integrity rows of the journal, or of each replica's journal (a report over several)."""
+    events = doc["events"]
+    if "replicas" not in doc:
+        journal = doc["journal"]
+        return [
+            ("Session events (seq)", f"{events['count']} ({events['first_seq']}..{events['last_seq']})"),
+            ("Journal at generation", f"{journal['size']} events, {journal['chain']}"),
+            ("Accepted journal truncations", _truncations(journal)),
+            ("Journal Merkle root", journal["merkle_root_hex"]),
+            ("Journal last hash", journal["last_hash"]),
+        ]
+    rows = [("Session events", f"{events['count']} from {len(doc['replicas'])} replicas, merged by "
+                               f"{', '.join(doc['merge_order'])}")]
+    for r in doc["replicas"]:
+        j, ev = r["journal"], r["events"]
+        rows += [
+            (f"Replica {r['replica']}", f"{ev['count']} events (seq {ev['first_seq']}..{ev['last_seq']}); journal "
+                                        f"{j['size']} events, {j['chain']}"),
+            ("  accepted truncations", _truncations(j)),
+            ("  journal Merkle root", j["merkle_root_hex"]),
+            ("  journal last hash", j["last_hash"]),
+        ]
+    return rows
 
 
 def _truncations(journal: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ SCHEMA = "masker-audit-v1"
 DEV_ONLY_MARK = "DEV-ONLY"
 SIG_SUFFIX = ".sig"
 PUB_SUFFIX = ".pub.pem"
+MERGE_ORDER = ("ts", "replica", "seq")  # how a report over several replicas' journals orders its leaves
 
 DEV_ONLY_STATEMENT = (
     "DEV-ONLY SIGNING KEY: this report was signed with a development key that Masker generated into "
@@ -71,7 +72,7 @@ class ReportError(Exception):
 
 
 def build_report(
-    directory: Path,
+    directory: Path | Sequence[Path],
     audit_key: bytes,
     session: str,
     signing_key: SigningKey,
@@ -94,17 +95,30 @@ def build_report(
     of the events made under its hash. ``dev_signing_key``: the signing key
     is a DEV-ONLY one (the caller knows where it came from). Same journal,
     session, key and ``created`` give byte-identical files.
+
+    ``directory``: one journal directory, or several (one per replica, each
+    its own chain): each is verified on its own and the session's events of
+    all of them are merged (``merge_order``) under one Merkle root; the report
+    then names every replica and its chain head (``replicas``).
     """
     created = (created or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    events, context, journal = _session_events(
-        Path(directory), audit_key, session, signing_key.verify_key, progress=progress)
+    dirs = [Path(directory)] if isinstance(directory, (str, Path)) else [Path(d) for d in directory]
+    if not dirs:
+        raise ReportError("no journal given")
+    chains = [_session_events(d, audit_key, session, signing_key.verify_key, progress=progress) for d in dirs]
+    replicas: list[dict[str, Any]] | None = None
+    if len(chains) == 1:
+        events, context, journal, _ = chains[0]
+    else:
+        events, context, replicas = _merge_chains(dirs, chains)
+        journal = None
     if not events:
         raise ReportError("no journal events for this session")
     progress.stage("computing coverage")
     matrix = coverage() if callable(coverage) else coverage
     doc = report_document(
         events, journal, session, signing_key, coverage=matrix, policy=policy, created=created, context=context,
-        dev_signing_key=dev_signing_key, evaluation=evaluation,
+        dev_signing_key=dev_signing_key, evaluation=evaluation, replicas=replicas,
     )
     progress.stage("signing")
     data = rfc8785.dumps(doc)
@@ -135,19 +149,22 @@ def _safe_name(session: str) -> str:
 
 def _session_events(
     directory: Path, audit_key: bytes, session: str, signer: VerifyKey | None = None, *, progress: Progress = SILENT
-) -> tuple[list[Record], list[Record], dict[str, Any]]:
+) -> tuple[list[Record], list[Record], dict[str, Any], str]:
     """The session's records, the session-less ``policy_loaded`` records in force
-    during it, and the journal's state, after verifying the whole journal (its
-    chain, and its signed key pins and accepted truncations)."""
+    during it, the journal's state and its replica id (of its newest event; ""
+    for a journal older than replica ids), after verifying the whole journal
+    (its chain, and its signed key pins and accepted truncations)."""
     from .integrity import History, JournalIntegrityError
 
     found: list[Record] = []
     loaded: list[Record] = []  # process-wide policy_loaded events (no session)
     history = History(set())
+    replica = [""]
     counted = _counter(directory, progress, "verifying journal")
 
     def keep(rec: Record, _st: ChainState) -> None:
         counted()
+        replica[0] = str(rec.body.get("replica") or "")
         if rec.body.get("session") == session:
             found.append(rec)
         elif rec.body.get("kind") == "policy_loaded" and not rec.body.get("session"):
@@ -193,7 +210,51 @@ def _session_events(
     if found:  # the policy in force when the session began, and any loaded during it
         first, last = found[0].seq, found[-1].seq
         context = [r for r in loaded if r.seq < first][-1:] + [r for r in loaded if first < r.seq < last]
-    return found, context, journal
+    return found, context, journal, replica[0]
+
+
+def merge_order(records: Iterable[Record]) -> list[Record]:
+    """Records of several replicas' chains, ordered by (event ``ts``, ``replica``, ``seq``).
+
+    Total for events that carry their chain's replica id when the chains'
+    ids are distinct (``_merge_chains`` checks both), and independent of the
+    order the chains are given in.
+    """
+    return sorted(records, key=lambda r: (str(r.body["ts"]), str(r.body.get("replica") or ""), r.seq))
+
+
+def _chain_problem(where: str, replica: str, records: Sequence[Record]) -> str | None:
+    """Why a chain's session events cannot be merged: no replica id, or an event naming another."""
+    if not replica:
+        return f"journal {where} has no replica id (no event since replica ids exist)"
+    for rec in records:
+        if rec.body.get("replica") != replica:
+            return f"journal {where}: event seq {rec.seq} does not carry the chain's replica id"
+    return None
+
+
+def _merge_chains(
+    dirs: Sequence[Path], chains: Sequence[tuple[list[Record], list[Record], dict[str, Any], str]]
+) -> tuple[list[Record], list[Record], list[dict[str, Any]]]:
+    """Merged session records, merged context and the ``replicas`` entries (sorted by replica id)."""
+    for d, (found, _, _, replica) in zip(dirs, chains):
+        problem = _chain_problem(str(d), replica, found)
+        if problem:
+            raise ReportError(problem)
+    ids = [replica for *_, replica in chains]
+    if len(set(ids)) != len(ids):
+        raise ReportError("two of the journals have the same replica id (the same chain given twice?)")
+    records = merge_order(r for found, *_ in chains for r in found)
+    context = merge_order(r for _, ctx, *_ in chains for r in ctx)
+    entries: list[dict[str, Any]] = [{"replica": replica, "journal": journal, "events": _seq_range(found)}
+                                     for found, _, journal, replica in chains]
+    replicas = sorted(entries, key=lambda r: str(r["replica"]))
+    return records, context, replicas
+
+
+def _seq_range(records: Sequence[Record]) -> dict[str, Any]:
+    return {"count": len(records), "first_seq": records[0].seq if records else None,
+            "last_seq": records[-1].seq if records else None}
 
 
 def _counter(directory: Path, progress: Progress, label: str) -> Callable[[], None]:
@@ -215,7 +276,8 @@ def _counter(directory: Path, progress: Progress, label: str) -> Callable[[], No
 
 
 def session_merkle_root(records: list[Record]) -> str:
-    """RFC 6962 root over the session's canonical event bodies, in seq order."""
+    """RFC 6962 root over the session's canonical event bodies, in the given order
+    (``seq`` for one journal, ``merge_order`` for several)."""
     tree = CompactRange()
     for rec in records:
         tree.append(leaf_hash(rec.body_bytes))
@@ -224,7 +286,7 @@ def session_merkle_root(records: list[Record]) -> str:
 
 def report_document(
     records: list[Record],
-    journal: dict[str, Any],
+    journal: dict[str, Any] | None,
     session: str,
     signing_key: SigningKey,
     *,
@@ -234,12 +296,16 @@ def report_document(
     context: Sequence[Record] = (),
     dev_signing_key: bool = False,
     evaluation: Mapping[str, Any] | None = None,
+    replicas: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The unsigned "Masker Audit Schema v1" document (see docs/audit-schema-v1.md).
 
     ``context``: process-wide ``policy_loaded`` records in force during the
     session; they inform policy and tokenization facts but are not counted
-    and are not leaves of the session's Merkle tree.
+    and are not leaves of the session's Merkle tree. With ``replicas`` (a
+    report over several journals) ``records`` and ``context`` are in
+    ``merge_order``, ``journal`` is None and each replica's entry holds its
+    journal facts and seq range.
     """
     bodies = [r.body for r in records]
     by_kind = Counter(b["kind"] for b in bodies)
@@ -248,7 +314,10 @@ def report_document(
         if b.get("entity_kind"):
             by_entity[b["entity_kind"]][b["kind"]] += 1
 
-    in_order = [r.body for r in sorted([*context, *records], key=lambda r: r.seq)]
+    if replicas is None:
+        in_order = [r.body for r in sorted([*context, *records], key=lambda r: r.seq)]
+    else:
+        in_order = [r.body for r in merge_order([*context, *records])]
     seen = [(b.get("policy") or "", b["policy_hash"]) for b in in_order if b.get("policy_hash")]
     policies = sorted(set(seen))
     current = {"name": seen[-1][0], "hash": seen[-1][1]} if seen else {"name": "", "hash": ""}
@@ -308,8 +377,8 @@ def report_document(
         "policy": {"name": current["name"], "hash": current["hash"], "seen": [{"name": n, "hash": h} for n, h in policies]},
         "events": {
             "count": len(records),
-            "first_seq": records[0].seq,
-            "last_seq": records[-1].seq,
+            "first_seq": records[0].seq if replicas is None else None,  # seq is per chain
+            "last_seq": records[-1].seq if replicas is None else None,
             "by_kind": dict(sorted(by_kind.items())),
             "by_entity": {k: dict(sorted(v.items())) for k, v in sorted(by_entity.items())},
         },
@@ -337,7 +406,7 @@ def report_document(
             "retention_days": retention_days,
             "payloads_stored": False,  # Masker never keeps request or response payloads
             "payloads_in_clear": False,
-            "journal_first_retained_seq": journal["first_retained_seq"],
+            "journal_first_retained_seq": journal["first_retained_seq"] if journal is not None else None,
             "statement": RETENTION_STATEMENT,
         },
         "statement": masking_statement(handling),
@@ -347,6 +416,9 @@ def report_document(
             "fingerprint": fingerprint(vk),
         },
     }
+    if replicas is not None:
+        doc["replicas"] = replicas
+        doc["merge_order"] = list(MERGE_ORDER)
     if dev_signing_key:
         doc["dev_only_statement"] = DEV_ONLY_STATEMENT
     if pci is not None:
@@ -361,7 +433,7 @@ def verify_report(
     path: Path,
     *,
     pubkey: VerifyKey | KeyPin | None = None,
-    journal_dir: Path | None = None,
+    journal_dir: Path | Sequence[Path] | None = None,
     audit_key: bytes | None = None,
     progress: Progress = SILENT,
 ) -> VerifyResult:
@@ -371,8 +443,10 @@ def verify_report(
     the report names, which proves integrity only), for a PDF that its
     attachment is the signed JSON it displays (and equals a sibling ``.json``),
     and with ``journal_dir`` + ``audit_key`` that the journal still verifies
-    and yields the same Merkle roots. A report signed with a DEV-ONLY key
-    says so in the message (and its PDF must show it).
+    and yields the same Merkle roots (a report over several replicas needs
+    every replica's journal, and only those: ``journal_dir`` is then a
+    list). A report signed with a DEV-ONLY key says so in the message (and
+    its PDF must show it).
     """
     path = Path(path)
     try:
@@ -416,7 +490,8 @@ def verify_report(
             return _fail(f"PDF's embedded JSON differs from {sibling.name}")
     count = int(doc.get("events", {}).get("count", 0))
     if journal_dir is not None and audit_key is not None:
-        problem = _check_against_journal(doc, Path(journal_dir), audit_key, progress)
+        dirs = [Path(journal_dir)] if isinstance(journal_dir, (str, Path)) else [Path(d) for d in journal_dir]
+        problem = _check_against_journal(doc, dirs, audit_key, progress)
         if problem:
             return _fail(problem, first_bad_seq=doc.get("events", {}).get("first_seq"))
     note = "" if pin is not None else " (checked with the key the report names; pin it with --pubkey)"
@@ -454,15 +529,79 @@ def _read_pdf(path: Path) -> tuple[bytes, bytes, str]:
 
 
 def _check_against_journal(
-    doc: dict[str, Any], directory: Path, audit_key: bytes, progress: Progress = SILENT
+    doc: dict[str, Any], dirs: Sequence[Path], audit_key: bytes, progress: Progress = SILENT
 ) -> str | None:
-    """Recompute the session and journal Merkle roots as of the report's journal size."""
+    """Recompute the session and journal Merkle roots as of the report's journal size(s)."""
     try:
-        size = int(doc["journal"]["size"])
         session = doc["session"]
-        first_seq = int(doc["events"]["first_seq"])
+        if "replicas" not in doc:
+            if len(dirs) != 1:
+                return f"the report covers one journal; {len(dirs)} were given"
+            problem, found = _check_chain(doc["journal"], int(doc["events"]["first_seq"]), session, dirs[0],
+                                             audit_key, progress)
+            if problem:
+                return problem
+            if session_merkle_root(found) != doc.get("merkle_root_hex"):
+                return "session Merkle root differs from the journal's events for this session"
+            return None
+        expected = {str(r["replica"]): r for r in doc["replicas"]}
     except (KeyError, TypeError, ValueError):
         return "report lacks its journal facts"
+    merged: list[Record] = []
+    seen: set[str] = set()
+    for d in dirs:
+        found_replica = _replica_at(expected, d, audit_key)
+        if isinstance(found_replica, tuple):
+            return found_replica[0]
+        entry = expected[found_replica]
+        if found_replica in seen:
+            return f"journal {d}: replica {found_replica} was given twice"
+        seen.add(found_replica)
+        first_seq = entry["events"]["first_seq"]
+        problem, found = _check_chain(entry["journal"], int(first_seq) if first_seq is not None else 0, session,
+                                         d, audit_key, progress)
+        if problem:
+            return f"replica {found_replica} ({d}): {problem}"
+        problem = _chain_problem(str(d), found_replica, found)
+        if problem:
+            return problem
+        merged += found
+    missing = sorted(set(expected) - seen)
+    if missing:
+        return f"the report covers replicas {', '.join(sorted(expected))}; no journal given for {', '.join(missing)}"
+    if session_merkle_root(merge_order(merged)) != doc.get("merkle_root_hex"):
+        return "session Merkle root differs from the replicas' events for this session"
+    return None
+
+
+def _replica_at(expected: Mapping[str, Any], directory: Path, audit_key: bytes) -> str | tuple[str]:
+    """The replica id a journal had at the size the report names for it (its event ``size - 1``),
+    or a one-element tuple with the reason it matches no replica of the report."""
+    heads = {(int(e["journal"]["size"]), r) for r, e in expected.items()}
+    hits: list[str] = []
+
+    def keep(rec: Record, st: ChainState) -> None:
+        replica = str(rec.body.get("replica") or "")
+        if (st.size, replica) in heads:
+            hits.append(replica)
+
+    with shared_lock(directory):
+        try:
+            scan(directory, audit_key, initial_state(directory), keep)
+        except ChainBroken as exc:
+            return (f"journal {directory} does not verify: {exc}",)
+    if not hits:
+        return (f"journal {directory} is none of the report's replicas ({', '.join(sorted(expected))}), "
+                "or was cut short of the size the report names",)
+    return hits[0]
+
+
+def _check_chain(
+    facts: Mapping[str, Any], first_seq: int, session: str, directory: Path, audit_key: bytes,
+    progress: Progress = SILENT,
+) -> tuple[str | None, list[Record]]:
+    """(problem or None, the session's records of seq < ``facts["size"]``)."""
+    size = int(facts["size"])
     found: list[Record] = []
     roots: dict[str, str] = {}
     cut_at: list[int] = []
@@ -481,20 +620,19 @@ def _check_against_journal(
         try:
             state = initial_state(directory)
             if state.first_seq > first_seq:
-                return f"journal no longer holds this session's events (retention cut at seq {state.first_seq})"
+                return (f"journal no longer holds this session's events (retention cut at seq {state.first_seq})",
+                        found)
             scan(directory, audit_key, state, keep)
         except ChainBroken as exc:
-            return f"journal does not verify: {exc}"
+            return f"journal does not verify: {exc}", found
         finally:
             progress.end()
-    later_cuts = cut_at[int(doc["journal"].get("epoch", 0) or 0):]  # accepted after the report was made
+    later_cuts = cut_at[int(facts.get("epoch", 0) or 0):]  # accepted after the report was made
     accepted = (f"; a truncation was accepted at seq {later_cuts[0]} (journal_truncated) after the report was made"
                 if later_cuts else "")
     if state.size < size:
         return (f"journal has {state.size} events, fewer than the {size} the report was made from "
-                f"(truncated or rolled back{accepted})")
-    if roots.get("journal") != doc["journal"].get("merkle_root_hex"):
-        return f"journal Merkle root differs from the report's (journal rewritten since{accepted})"
-    if session_merkle_root(found) != doc.get("merkle_root_hex"):
-        return "session Merkle root differs from the journal's events for this session"
-    return None
+                f"(truncated or rolled back{accepted})"), found
+    if roots.get("journal") != facts.get("merkle_root_hex"):
+        return f"journal Merkle root differs from the report's (journal rewritten since{accepted})", found
+    return None, found
