@@ -169,9 +169,25 @@ def _masked_flow(engine: MaskingEngine, text: str, response: bytes, content_type
     return flow, masked, response.replace(b"@MASKED@", masked.encode())
 
 
+def _recording_buffer() -> LiveBuffer:
+    """A buffer as the admin listener leaves it while it serves the view."""
+    buf = LiveBuffer()
+    buf.recording = True
+    return buf
+
+
+def test_nothing_is_captured_while_no_admin_listener_serves_the_view(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    capture = LiveCapture(LiveBuffer())  # recording is off until the listener is up
+    flow, _, _ = _masked_flow(engine, f"Call {PHONE}.", b"{}")
+    with taddons.context(MaskerOptions(), capture):
+        capture.request(flow)
+    assert capture.buffer.sessions() == [] and capture.buffer.turns(SCOPE.session) == []
+
+
 def test_capture_keeps_the_upstream_text_and_the_rehydration_outcomes(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
-    capture = LiveCapture(LiveBuffer())
+    capture = LiveCapture(_recording_buffer())
     recorder = AuditRecorder(engine.record)
     rehydration = Rehydration(lambda: engine, lambda: recorder, tap=capture.upstream)
     flow, masked, upstream = _masked_flow(
@@ -196,7 +212,7 @@ def test_capture_keeps_the_upstream_text_and_the_rehydration_outcomes(tmp_path: 
 
 def test_capture_reads_streamed_text_and_failed_rehydrations(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
-    capture = LiveCapture(LiveBuffer())
+    capture = LiveCapture(_recording_buffer())
     recorder = AuditRecorder(engine.record)
     rehydration = Rehydration(lambda: engine, lambda: recorder, tap=capture.upstream)
     _, foreign, _ = masked_chat(engine, f"SSN {SSN}", Scope("intake-bot", "someone-else"))
@@ -225,7 +241,7 @@ def test_capture_reads_streamed_text_and_failed_rehydrations(tmp_path: Path) -> 
 
 
 def test_capture_records_a_refused_request_without_its_body(tmp_path: Path) -> None:
-    capture = LiveCapture(LiveBuffer())
+    capture = LiveCapture(_recording_buffer())
     flow = tflow.tflow(req=tutils.treq(host="api.openai.com", path="/v1/chat/completions",
                                        content=json.dumps({"messages": [{"content": f"SSN {SSN}"}]}).encode()))
     flow.metadata.update({SCOPE_KEY: SCOPE, LLM_KEY: True, "masker_refused": "residual_phi"})

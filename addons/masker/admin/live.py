@@ -140,6 +140,9 @@ class LiveBuffer:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._subscribers: set[Subscription] = set()
+        # Turns are recorded only while the admin listener serves the view: with no one
+        # able to look, no traffic is held in memory for it.
+        self.recording = False
 
     # -- writing (event loop) --------------------------------------------------
 

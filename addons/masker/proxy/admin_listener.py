@@ -205,12 +205,14 @@ class AdminListener:
             return
         server.add_sockets(sockets)
         self._server = server
+        self._live.recording = True
         self.address = (host, sockets[0].getsockname()[1])
         log.info("admin listening on http://%s:%d/ (live view, /api/v1, /metrics; token: $MASKER_ADMIN_TOKEN)",
                  *self.address)
 
     async def done(self) -> None:
         server, self._server = self._server, None
+        self._live.recording = False
         if server is not None:
             server.stop()
             await server.close_all_connections()

@@ -42,6 +42,8 @@ class LiveCapture:
     def request(self, flow: http.HTTPFlow) -> None:
         try:
             scope = flow.metadata.get(SCOPE_KEY)
+            if not self.buffer.recording:
+                return  # the admin listener is off: nobody can see the view
             if not isinstance(scope, Scope) or not access_log.is_masker_flow(flow):
                 return  # not an LLM flow, or its agent/session id was refused (and may hold PHI)
             route = url.route_template(api_path(flow))
