@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -218,6 +219,23 @@ def test_coverage_text(detectors, capsys):
     assert "gap ORGANIZATION: not detected:" in out
     assert "\nP   blocked  Biometric identifiers\n" in out
     assert "\nPCI full     Payment card numbers (PCI DSS)  [CREDIT_CARD]\n" in out
+
+
+def test_coverage_shows_the_recall_measured_with_the_model(detectors, tmp_path, capsys):
+    from masker.detect.ner import default_model_dir
+
+    assert run("coverage", "--model-dir", str(default_model_dir()), str(default_policy_path())) == 0
+    out = capsys.readouterr().out
+    a = out.split("\nA   ", 1)[1].split("\nB   ", 1)[0]
+    assert re.search(r"recall \d+\.\d% on asq \(\d+ values\)", a), a  # the record beside the shipped model
+    edited = write(tmp_path, "p.yaml", SHIPPED.replace("version: 1", "version: 1\n# edited"))
+    assert run("coverage", "--model-dir", str(default_model_dir()), "--json", str(edited)) == 0
+    doc = json.loads(capsys.readouterr().out)
+    # a comment does not change the policy's hash: the record still applies
+    assert doc["matrix"]["A"]["recall"]["measured"]
+    other = write(tmp_path, "q.yaml", SHIPPED.replace("media: block", "media: allow"))
+    assert run("coverage", "--model-dir", str(default_model_dir()), str(other)) == 0
+    assert "recall: not measured:" in capsys.readouterr().out  # measured with another policy
 
 
 def test_coverage_json_reflects_the_policy(detectors, tmp_path, capsys):

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from masker.policy import recall
 from masker.policy.catalog import issue_json
-from masker.policy.coverage import coverage_matrix
+from masker.policy.coverage import coverage_matrix, with_measured_recall
 from masker.policy.diff import diff_policies
 from masker.policy.load import ROOT, PolicyIssue, check_policy_file
 from masker.policy.model import Policy
@@ -169,7 +170,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read the NER model labels: {exc}", file=sys.stderr)
         return 2
-    matrix = coverage_matrix(policy, kinds)
+    # beside each status, what the shipped evaluation measured (the record next to the model)
+    model = recall.model_id(model_dir) if model_dir is not None else None
+    matrix = with_measured_recall(coverage_matrix(policy, kinds), recall.load_record(model_dir), model, policy.hash)
     if args.json:
         _print_json(
             {
@@ -189,4 +192,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             print(f"{'':13}gap {gap['kind']}: {gap['reason']}")
         if entry["note"]:
             print(f"{'':13}note: {entry['note']}")
+        measured = entry["recall"]["measured"]
+        for m in measured:
+            print(f"{'':13}recall {100 * m['recall']:.1f}% on {m['set']} ({m['spans']} values)")
+        if not measured:
+            print(f"{'':13}recall: {entry['recall']['note']}")
     return 0
