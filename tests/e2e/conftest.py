@@ -29,7 +29,6 @@ from typing import Callable, Iterator
 
 import httpx
 import pytest
-
 from fake_upstream import FakeUpstream, make_ca_and_leaf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,10 +127,8 @@ def _no_phi_at_rest(tmp_path_factory) -> Iterator[None]:
     normalized and encoded forms. Vault values are encrypted, so a value found
     in a vault file is a value stored in clear. Reports only kinds and files."""
     yield
-    from leak_helpers import kinds_in
+    from leak_helpers import PLANTED, kinds_in
     from pypdf import PdfReader
-
-    from leak_helpers import PLANTED
 
     base = tmp_path_factory.getbasetemp()
     found: dict[str, list[str]] = {}
@@ -189,16 +186,35 @@ def _wait_ready(sc: Sidecar, *, reverse: bool) -> None:
 
 
 @contextlib.contextmanager
-def start_sidecar(cmd: list[str], data_dir: Path, port: int, upstream: FakeUpstream, *, reverse: bool) -> Iterator[Sidecar]:
+def start_sidecar(cmd: list[str], data_dir: Path, port: int, upstream: FakeUpstream, *, reverse: bool,
+                  env: dict[str, str] | None = None) -> Iterator[Sidecar]:
     log = data_dir / "sidecar.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(upstream), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**_env(upstream), **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     sc = Sidecar(port, data_dir, proc, log)
     try:
         _wait_ready(sc, reverse=reverse)
         yield sc
     finally:
         stop_sidecar(sc)
+
+
+@contextlib.contextmanager
+def start_admin_sidecar(data_dir: Path, upstream: FakeUpstream, upstream_ca: Path, token: str,
+                  *extra: str) -> Iterator[tuple[Sidecar, int]]:
+    """``masker run`` in reverse mode (real engine) with its admin listener on a free port: (sidecar, admin port)."""
+    port, admin_port = free_port(), free_port()
+    cmd = [
+        sys.executable, "-m", "masker.cli", "run",
+        "--listen", f"127.0.0.1:{port}",
+        "--mode", f"reverse:https://127.0.0.1:{upstream.port}",
+        "--data-dir", str(data_dir),
+        "--admin-listen", f"127.0.0.1:{admin_port}",
+        "--set", f"ssl_verify_upstream_trusted_ca={upstream_ca}",
+        *extra,
+    ]
+    with start_sidecar(cmd, data_dir, port, upstream, reverse=True, env={"MASKER_ADMIN_TOKEN": token}) as sc:
+        yield sc, admin_port
 
 
 def stop_sidecar(sc: Sidecar) -> None:

@@ -12,17 +12,14 @@ import json
 import re
 import secrets
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ROOT, Sidecar, start_admin_sidecar
 from openai import OpenAI, PermissionDeniedError
-
-from conftest import ROOT, Sidecar, _env, _wait_ready, free_port, stop_sidecar
 from phi import values_in
 
 TOKEN = secrets.token_urlsafe(24)
@@ -52,25 +49,9 @@ def admin_sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[tuple[
     data_dir = tmp_path_factory.mktemp("admin")
     policy = data_dir / "policy.yaml"
     policy.write_text(_policy_text())
-    port, admin_port = free_port(), free_port()
-    cmd = [
-        sys.executable, "-m", "masker.cli", "run",
-        "--listen", f"127.0.0.1:{port}",
-        "--mode", f"reverse:https://127.0.0.1:{upstream.port}",
-        "--data-dir", str(data_dir), "--policy", str(policy), "--workers", "2",
-        "--admin-listen", f"127.0.0.1:{admin_port}",
-        "--set", f"ssl_verify_upstream_trusted_ca={upstream_certs[0]}",
-    ]
-    log = data_dir / "sidecar.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**_env(upstream), "MASKER_ADMIN_TOKEN": TOKEN},
-                                stdout=out, stderr=subprocess.STDOUT)
-    sc = Sidecar(port, data_dir, proc, log)
-    try:
-        _wait_ready(sc, reverse=True)
+    with start_admin_sidecar(data_dir, upstream, upstream_certs[0], TOKEN,
+                       "--policy", str(policy), "--workers", "2") as (sc, admin_port):
         yield sc, admin_port, policy
-    finally:
-        stop_sidecar(sc)
 
 
 def _admin(admin_port: int, method: str, path: str, body: object = None, token: str | None = TOKEN) -> httpx.Response:

@@ -19,8 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,10 +27,9 @@ from pathlib import Path
 import httpx
 import pytest
 import rfc8785
+from conftest import KEYS, Sidecar, start_admin_sidecar
 from nacl.signing import SigningKey
 from openai import OpenAI
-
-from conftest import KEYS, ROOT, Sidecar, _env, _wait_ready, free_port, stop_sidecar
 from phi import CHART, values_in
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,26 +42,8 @@ SHOW_WITHIN_S = 1.0
 
 @pytest.fixture(scope="module")
 def live_sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[tuple[Sidecar, str]]:
-    data_dir = tmp_path_factory.mktemp("live-view")
-    port, admin_port = free_port(), free_port()
-    cmd = [
-        sys.executable, "-m", "masker.cli", "run",
-        "--listen", f"127.0.0.1:{port}",
-        "--mode", f"reverse:https://127.0.0.1:{upstream.port}",
-        "--data-dir", str(data_dir),
-        "--admin-listen", f"127.0.0.1:{admin_port}",
-        "--set", f"ssl_verify_upstream_trusted_ca={upstream_certs[0]}",
-    ]
-    log = data_dir / "sidecar.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**_env(upstream), "MASKER_ADMIN_TOKEN": ADMIN_TOKEN},
-                                stdout=out, stderr=subprocess.STDOUT)
-    sc = Sidecar(port, data_dir, proc, log)
-    try:
-        _wait_ready(sc, reverse=True)
+    with start_admin_sidecar(tmp_path_factory.mktemp("live-view"), upstream, upstream_certs[0], ADMIN_TOKEN) as (sc, admin_port):
         yield sc, f"http://127.0.0.1:{admin_port}"
-    finally:
-        stop_sidecar(sc)
 
 
 @pytest.fixture(scope="module")

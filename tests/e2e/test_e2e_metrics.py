@@ -8,18 +8,15 @@ its environment; the scrape is parsed with prometheus_client's own parser.
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from conftest import Sidecar, start_admin_sidecar
 from openai import OpenAI
-from prometheus_client.parser import text_string_to_metric_families
-
-from conftest import ROOT, Sidecar, _env, _wait_ready, free_port, stop_sidecar
 from phi import CHART, PHI
+from prometheus_client.parser import text_string_to_metric_families
 
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 SESSION = "metrics-e2e-1"
@@ -27,26 +24,8 @@ SESSION = "metrics-e2e-1"
 
 @pytest.fixture(scope="module")
 def metrics_sidecar(tmp_path_factory, upstream, upstream_certs) -> Iterator[tuple[Sidecar, int]]:
-    data_dir = tmp_path_factory.mktemp("metrics")
-    port, admin_port = free_port(), free_port()
-    cmd = [
-        sys.executable, "-m", "masker.cli", "run",
-        "--listen", f"127.0.0.1:{port}",
-        "--mode", f"reverse:https://127.0.0.1:{upstream.port}",
-        "--data-dir", str(data_dir),
-        "--admin-listen", f"127.0.0.1:{admin_port}",
-        "--set", f"ssl_verify_upstream_trusted_ca={upstream_certs[0]}",
-    ]
-    log = data_dir / "sidecar.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**_env(upstream), "MASKER_ADMIN_TOKEN": ADMIN_TOKEN},
-                                stdout=out, stderr=subprocess.STDOUT)
-    sc = Sidecar(port, data_dir, proc, log)
-    try:
-        _wait_ready(sc, reverse=True)
-        yield sc, admin_port
-    finally:
-        stop_sidecar(sc)
+    with start_admin_sidecar(tmp_path_factory.mktemp("metrics"), upstream, upstream_certs[0], ADMIN_TOKEN) as started:
+        yield started
 
 
 def _scrape(admin_port: int, token: str | None = ADMIN_TOKEN) -> httpx.Response:
