@@ -35,6 +35,37 @@ class EntityRule:
 
 
 @dataclass(frozen=True, slots=True)
+class RecognizerRule:
+    """The policy's switch for one recognizer (``masker detect --recognizers`` lists the ids).
+
+    ``confidence_threshold``, when set, replaces the kind's threshold for the
+    spans this recognizer reports.
+    """
+
+    id: str
+    enabled: bool = True
+    confidence_threshold: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValueList:
+    """Tenant values matched as a whole: exact values (case-insensitive, inner
+    whitespace any run) or regexes that must match the whole value."""
+
+    values: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DenyRule:
+    """Values that are always ``kind`` wherever they occur (a deny-list entry)."""
+
+    kind: str
+    values: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSettings:
     """Every event is always journaled (fail closed) and no payload is ever
     stored, so retention is the only audit setting."""
@@ -61,11 +92,21 @@ class Policy:
     # (default: same token within a session only) or "agent" (same token across
     # an agent's sessions). None for reversible-aead (MSK1 is not scope-bound).
     token_scope: str | None = DEFAULT_TOKEN_SCOPE
+    # Per-recognizer switches and thresholds, by recognizer id.
+    recognizers: dict[str, RecognizerRule] = field(default_factory=dict)
+    # Values never masked (a clinic's own name, a public hotline).
+    allow: ValueList = field(default_factory=ValueList)
+    # Values always masked, with the kind they are masked as.
+    deny: tuple[DenyRule, ...] = ()
     # sha256 hex of the canonical policy document; goes into every event.
     hash: str = ""
 
     def rule(self, kind: str) -> EntityRule | None:
         return self.entities.get(kind)
+
+    def recognizer_enabled(self, recognizer_id: str) -> bool:
+        rule = self.recognizers.get(recognizer_id)
+        return rule is None or rule.enabled
 
     def masks(self, kind: str) -> bool:
         """Whether a detected ``kind`` is replaced (tokenized or redacted), not passed through."""
