@@ -1,4 +1,4 @@
-"""Build ``addons/masker/detect/data/common_words.txt``: English words that are
+"""Build ``addons/masker/detect/vocab/data/common_words.txt``: English words that are
 neither a person's name nor a place's name, and ``name_words.txt``: the
 English words left out of it because they are also names ("rose", "reach"),
 ``slip_names.txt``: names and places that look like a common word typed
@@ -34,17 +34,15 @@ Usage (training environment, see scripts/requirements-train.txt)::
 from __future__ import annotations
 
 import argparse
+import bz2
 import gzip
 import importlib
 import json
+import pickle
 import pkgutil
 import re
-from pathlib import Path
-
 import sys
-
-import bz2
-import pickle
+from pathlib import Path
 
 import drug_named_entity_recognition
 import faker.providers.person
@@ -60,9 +58,10 @@ KEEP_TOP_WORDS = 500
 # Courtesy titles announce a name: a span holding one is never "only common words".
 TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof"}
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "addons" / "masker" / "detect" / "data"
+DATA = ROOT / "addons" / "masker" / "detect" / "vocab" / "data"
 sys.path.insert(0, str(ROOT / "addons"))
-from masker.detect.lexicon import MISSPELLING_MIN_LENGTH, one_slip_from  # noqa: E402
+from masker.detect.vocab.lexicon import MISSPELLING_MIN_LENGTH, one_slip_from  # noqa: E402
+
 _WORD = re.compile(r"[a-z]+")
 
 

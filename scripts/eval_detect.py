@@ -5,6 +5,7 @@
     python scripts/eval_detect.py presidio ../shared/benchmarks/presidio_research --json
     python scripts/eval_detect.py asq ../shared/benchmarks/asq_phi --latency
     python scripts/eval_detect.py asq ../shared/benchmarks/asq_phi --style asr
+    python scripts/eval_detect.py conversational tests/fixtures/conversational/voice_transcripts.jsonl
 
 Datasets are read from the given path and never copied. Formats:
 
@@ -17,6 +18,10 @@ Datasets are read from the given path and never copied. Formats:
   values not found verbatim are counted as ``unlocated`` and left out.
 * ``presidio``: ``synth_dataset_v2.json``, a list of ``{full_text, spans:
   [{entity_type, start_position, end_position}]}``.
+* ``conversational``: one JSONL file of ``tests/fixtures/conversational/`` (or
+  the folder: all its files), lines ``{"text", "spans": [{"start", "end",
+  "type"}]}``; its types are scored as the harness's gold types of the same
+  meaning (``CONVERSATIONAL_TYPES``: ``AGE`` there is an age over 89).
 
 Metrics (all over letters and digits only, so punctuation and spaces at span
 edges neither help nor hurt):
@@ -195,8 +200,36 @@ def load_presidio(path: Path) -> Dataset:
     ])
 
 
+# Hand-written conversational sets (tests/fixtures/conversational) -> the gold type of the same
+# meaning above, so that TYPE_KINDS and GOLD_CATEGORY apply. AGE there is only an age over 89,
+# as PhysioNet's "Age" (presidio's "AGE" is any age). ACCOUNT (member, policy, account or claim
+# number) is scored as a health-plan number, whose kinds take both the regex pass's HEALTH_PLAN and
+# the model's ACCOUNT.
+CONVERSATIONAL_TYPES: dict[str, str] = {
+    "NAME": "NAME", "LOCATION": "GEOGRAPHIC_LOCATION", "ADDRESS": "STREET_ADDRESS",
+    "ORGANIZATION": "ORGANIZATION", "DATE": "DATE", "AGE": "Age", "PHONE": "PHONE_NUMBER",
+    "EMAIL": "EMAIL_ADDRESS", "SSN": "SOCIAL_SECURITY_NUMBER", "MRN": "MEDICAL_RECORD_NUMBER",
+    "ACCOUNT": "HEALTH_PLAN_BENEFICIARY_NUMBER", "URL": "DOMAIN_NAME",
+}
+
+
+def load_conversational(path: Path) -> Dataset:
+    """One conversational JSONL file, or every ``*.jsonl`` of a folder (in name order)."""
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    docs: list[Doc] = []
+    for source in files:
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            gold = [(s["start"], s["end"], CONVERSATIONAL_TYPES[s["type"]]) for s in row["spans"]]
+            docs.append(Doc(row["text"], sorted(gold)))
+    return Dataset(docs)
+
+
 LOADERS: dict[str, Callable[[Path], Dataset]] = {
     "physionet": load_physionet, "asq": load_asq, "presidio": load_presidio,
+    "conversational": load_conversational,
 }
 
 

@@ -15,7 +15,6 @@ from unittest import mock
 import psycopg
 import pytest
 import yaml
-from pgtest import fresh_schema
 
 from masker import cli
 from masker.admin import app as admin_app
@@ -24,6 +23,7 @@ from masker.agents_pg import PgAgentStore
 from masker.db.notify import ChangeListener
 from masker.policy.catalog import PolicyCatalog, read_catalog, resolve
 from masker.policy.load import PolicyError, default_policy_path
+from tests.helpers.pg import fresh_schema
 
 KEY = base64.b64encode(b"k" * 32).decode()
 ENV = {"MASKER_KEY_K_HEALTHCARE": KEY, "MASKER_KEY_TENANT_B": KEY}

@@ -11,15 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from masker import cli
 from masker.proxy import ca
+from tests.helpers.scripts import IMAGE, ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-IMAGE = ROOT / "deploy" / "image"
-sys.path.insert(0, str(IMAGE))
-
-import variant_requirements
+variant_requirements = load_script(IMAGE / "variant_requirements.py")
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,14 +21,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-KUBE = ROOT / "deploy" / "kubernetes"
-sys.path.insert(0, str(KUBE))
-
-import podspec
-import render
 from masker.policy.load import load_policy
 from masker.proxy import ca
+from tests.helpers.scripts import KUBE, ROOT, load_script
+
+podspec = load_script(KUBE / "podspec.py")
+render = load_script(KUBE / "render.py")
 
 OVERLAYS = ("sidecar", "transparent", "gateway")
 # native sidecars (initContainers with restartPolicy: Always) are on by default from 1.29

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from masker.detect.cued_names import labelled_names, relatives
+from masker.detect.recognizers.cued_names import labelled_names, relatives
 from masker.detect.regex import RegexPass
 
 

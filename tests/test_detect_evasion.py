@@ -159,7 +159,7 @@ def test_tokens_are_not_decoded_nor_masked() -> None:
 
 def _old_rule_based(detector: Detector, text: str) -> list[Span]:
     """What detection was before the view: the passes on the text itself."""
-    candidates = detector._allowed(detector._rule_based(text))
+    candidates = detector._allowed(text, detector._rule_based(text))
     return _outside_tokens(text, merge_spans(_promote_dob(text, candidates), text=text))
 
 

@@ -1,4 +1,4 @@
-"""Outside facilities right after a transfer cue (masker.detect.facility)."""
+"""Outside facilities right after a transfer cue (masker.detect.recognizers.facility)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from masker.detect.facility import (
+from masker.detect.pipeline import Detector
+from masker.detect.recognizers.facility import (
     CUE_CONFIDENCE,
     facility_initials,
     is_generic_facility,
@@ -16,7 +17,6 @@ from masker.detect.facility import (
     trust_after_movement,
     ward_with_floor,
 )
-from masker.detect.pipeline import Detector
 from masker.detect.spans import Span
 from masker.policy.load import default_policy_path, load_policy
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
-
 import base64
 from dataclasses import replace
 from pathlib import Path
 
-from masker.detect import lexicon
-from masker.detect import ner as ner_module
-from masker.detect.facility import facility_initials
-from masker.detect.lexicon import (
+import pytest
+
+from masker.detect.vocab import lexicon
+from masker.detect.ner import NerPass, default_model_dir
+from masker.detect.ner import filters as ner_module
+from masker.detect.pipeline import Detector
+from masker.detect.recognizers.facility import facility_initials
+from masker.detect.recognizers.staff import staff_names
+from masker.detect.vocab.lexicon import (
     WORDS_FILE,
     common_words,
     drug_words,
@@ -21,10 +24,7 @@ from masker.detect.lexicon import (
     name_words,
     only_common_words,
 )
-from masker.detect.ner import NerPass, default_model_dir
-from masker.detect.pipeline import Detector
 from masker.policy.load import default_policy_path, load_policy
-from masker.detect.staff import staff_names
 
 
 def test_the_word_list_ships_with_the_package_and_is_lowercase() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from masker.detect.numwords import normalize as normalize_direct
 from masker.detect.spans import Span
 from masker.detect.spoken import KINDS, SpokenPass, normalize
+from masker.detect.spoken.view import normalize as normalize_direct
 from masker.kinds import ALL_KINDS
 from masker.policy.model import EntityRule, Policy
 
@@ -338,8 +337,10 @@ _VOCAB = (
 @given(st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=18))
 def test_pre_check_never_skips_a_text_with_findings(words: list[str]) -> None:
     """Skipping the walk must be invisible: any text the pre-check skips has no spoken span."""
-    from masker.detect.spoken import _Cues, _Scan, _worth_scanning
-    from masker.detect.numwords import tokenize_items
+    from masker.detect.spoken.cues import Cues as _Cues
+    from masker.detect.spoken.precheck import worth_scanning as _worth_scanning
+    from masker.detect.spoken.scan import Scan as _Scan
+    from masker.detect.spoken.view import tokenize_items
 
     text = " ".join(words)
     if not _worth_scanning(text):
@@ -347,7 +348,7 @@ def test_pre_check_never_skips_a_text_with_findings(words: list[str]) -> None:
 
 
 def test_pre_check_skips_everyday_text_with_a_lone_number_word() -> None:
-    from masker.detect.spoken import _worth_scanning
+    from masker.detect.spoken.precheck import worth_scanning as _worth_scanning
 
     assert not _worth_scanning("I'm out of pills in three days, can you call the pharmacy? Ref 555-123-4567.")
     assert _worth_scanning("my member id is three 4 five six")

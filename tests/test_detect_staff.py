@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from masker.detect.staff import staff_names
+from masker.detect.recognizers.staff import staff_names
 
 
 def names(text: str) -> list[str]:

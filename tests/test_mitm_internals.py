@@ -374,6 +374,8 @@ INTERNAL_NAMES = {"connections", "register_connection", "inject_event", "transpo
 ALLOWED = {
     ("proxy/routing.py", "import mitmproxy.proxy.mode_specs"):
         "ProxyMode is the public type of Client.proxy_mode and of the mode option (mitmproxy documents mode specs)",
+    ("proxy/master.py", "import mitmproxy.proxy.mode_specs.ProxyMode"):
+        "the same public type: describe_mode reads a listener's mode (type_name, description, full_spec)",
 }
 
 

@@ -9,17 +9,9 @@ from pathlib import Path
 import onnxruntime
 import pytest
 
-from masker.detect.ner import (
-    MODEL_ENV,
-    NerPass,
-    _clinical_numbers,
-    _clock_range,
-    _no_date_words,
-    _with_initial,
-    default_model_dir,
-    plausible_email,
-)
-from masker.detect.shorthand import is_shorthand
+from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, plausible_email
+from masker.detect.ner.filters import _clinical_numbers, _clock_range, _no_date_words, _with_initial
+from masker.detect.vocab.shorthand import is_shorthand
 from masker.kinds import ALL_KINDS
 
 MODEL = default_model_dir()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_providers_fakes import VALUES, FakeMask, fake_rehydrate
 
 from masker.engine import MaskingError
 from masker.providers.router import mask_request, rehydrate_response, stream_rehydrator
+from tests.helpers.providers import VALUES, FakeMask, fake_rehydrate
 
 PATH = "/v1/responses"
 NAME, PHONE, QUOTED = VALUES["Alice Smith"], VALUES["555-123-4567"], VALUES['Dan "Danny" O\\Brien']

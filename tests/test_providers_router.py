@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from test_providers_fakes import VALUES, FakeMask, fake_rehydrate
 
 from masker.engine import MaskingError
 from masker.providers.router import mask_request, provider_for, rehydrate_response
+from tests.helpers.providers import VALUES, FakeMask, fake_rehydrate
 
 NAME, PHONE = VALUES["Alice Smith"], VALUES["555-123-4567"]
 

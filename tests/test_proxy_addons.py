@@ -6,6 +6,7 @@ import asyncio
 import base64
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions, flow
@@ -13,14 +14,17 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy import mode_specs
 from mitmproxy.test import taddons, tflow
 
+from masker.policy.load import default_policy_path
 from masker.proxy import identity, routing
 from masker.proxy.codec import BodyTooLarge, StreamDecoder, decode_bounded
+from masker.proxy.engine_holder import EngineHolder
 from masker.proxy.identity import Identity, proxy_auth_user, split_agent_path
 from masker.proxy.masking import MASKED_KEY, ForwardGuard, Masking
 from masker.proxy.options import MaskerOptions
 from masker.proxy.recorder import AuditRecorder
 from masker.proxy.rehydration import Rehydration, StreamRehydration
 from masker.scope import Scope
+from tests.e2e.fake_engine import FakeEngine
 
 
 def _flow(host: str = "api.openai.com", body: bytes = b'{"messages": []}', headers: dict | None = None):
@@ -89,8 +93,17 @@ def test_options_refuse_stream_large_bodies_and_set_allow_hosts():
             tctx.options.update(stream_large_bodies="1m")
         with pytest.raises(exceptions.OptionsError):
             tctx.options.update(masker_llm_hosts=["api.openai.com/evil"])
+
+
+def test_the_engine_holder_owns_and_checks_its_options():
+    holder = EngineHolder(factory=lambda *args, **kwargs: None)  # never called: the proxy is not running
+    with taddons.context(Proxyserver(), MaskerOptions(), holder) as tctx:
         with pytest.raises(exceptions.OptionsError):
             tctx.options.update(masker_workers=-1)
+        with pytest.raises(exceptions.OptionsError, match="masker_audit_window"):
+            tctx.options.update(masker_audit_window="6")
+        tctx.options.update(masker_data_dir="/tmp/masker-x", masker_policy="", masker_audit_window="0")
+        assert holder.data_dir == Path("/tmp/masker-x") and holder.policy_file == default_policy_path()
 
 
 def test_llm_host_globs():
@@ -208,9 +221,8 @@ class _ScriptedSse:
 
 
 def _stream(sse) -> StreamRehydration:
-    s = StreamRehydration.__new__(StreamRehydration)
-    s.flow, s.events, s.dead = tflow.tflow(resp=True, live=True), [], False
-    s._decoder, s._sse = StreamDecoder("identity"), sse
+    s = StreamRehydration(tflow.tflow(resp=True, live=True), FakeEngine(), Scope("agent", "s1"), "identity")
+    s._sse = sse  # the scripted SSE rehydrator in place of the provider's
     return s
 
 
@@ -239,3 +251,30 @@ def test_codec_bounds_and_corruption():
     d = StreamDecoder("gzip")
     data = gzip.compress(b"data: hello\n\n")
     assert d.feed(data[:7]) + d.feed(data[7:]) + d.finish() == b"data: hello\n\n"
+
+
+def test_every_addon_starts_from_what_its_options_default_to(monkeypatch):
+    """``masker run`` embeds the master: ``configure`` gets the options that changed, so an option
+    left at its default may never reach it. Each addon's parsed state must already be the default's."""
+    from mitmproxy import hooks
+    from mitmproxy.addons.proxyserver import Proxyserver
+
+    from masker.proxy.assembly import sidecar_addons
+    from masker.proxy.master import StartupReport
+    from tests.e2e.fake_engine import FakeEngine
+
+    monkeypatch.setenv("MASKER_ADMIN_TOKEN", "t0ken")  # a default taken from the environment
+    addons = [*sidecar_addons(FakeEngine()), StartupReport(0.0)]
+
+    def state(addon) -> dict:
+        plain = (str, int, float, bool, tuple, frozenset, set, type(None), type(Path()))
+        return {k: v for k, v in vars(addon).items() if isinstance(v, plain)}
+
+    before = [state(a) for a in addons]
+    with taddons.context(Proxyserver(), *addons) as tctx:
+        for addon in addons:
+            tctx.master.addons.invoke_addon_sync(addon, hooks.ConfigureHook(set(tctx.options.keys())))
+        after = [state(a) for a in addons]
+    changed = {type(a).__name__: {k: (b[k], s[k]) for k in b if b[k] != s.get(k)} for a, b, s in zip(addons, before, after)}
+    assert not {name: diff for name, diff in changed.items() if diff}
+    assert any(s.get("_token") == "t0ken" for s in before)  # AdminListener

@@ -56,17 +56,13 @@ def test_web_shows_the_comment_column_and_log_format_is_an_option(tmp_path, monk
 # ------------------------------------------------------------------ start-up
 
 
-class _Mode:
-    def __init__(self, spec: str) -> None:
+class _Server:
+    """A listener of mitmproxy's ``Proxyserver`` (its real mode, made up addresses)."""
+
+    def __init__(self, spec: str, addrs, running: bool = True) -> None:
         from mitmproxy.proxy import mode_specs
 
-        m = mode_specs.ProxyMode.parse(spec)
-        self.type_name, self.data, self.full_spec, self.description = m.type_name, m.data, m.full_spec, m.description
-
-
-class _Server:
-    def __init__(self, spec: str, addrs, running: bool = True) -> None:
-        self.mode, self.listen_addrs, self.is_running = _Mode(spec), addrs, running
+        self.mode, self.listen_addrs, self.is_running = mode_specs.ProxyMode.parse(spec), addrs, running
         self.last_exception = None if running else OSError("address in use")
 
 
@@ -88,10 +84,11 @@ def test_web_url_printed_once_on_stderr_with_its_token_only_without_a_password(p
     from mitmproxy.test import taddons
     from mitmproxy.tools.web.webaddons import WebAddon, WebAuth
 
-    with taddons.context(WebAddon(), WebAuth()) as tctx:
+    report = master.StartupReport(0.0, web=True)
+    with taddons.context(WebAddon(), WebAuth(), report) as tctx:
         tctx.options.update(web_password=password)
         tctx.master.web_url = "http://127.0.0.1:8091/" + ("" if password else "?token=abc123")
-        master.StartupReport._print_web_url()
+        report._print_web_url()
     err = capsys.readouterr().err
     assert err.count("mitmweb UI at http://127.0.0.1:8091/") == 1
     assert ("token=abc123" in err) is (not password) and "s3cret" not in err

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 
 from mitmproxy import http, websocket
 from mitmproxy.proxy.layers.http import HttpRequestHeadersHook, HttpRequestHook
 from mitmproxy.test import taddons, tflow
 from wsproto.frame_protocol import Opcode
 
-sys.path.insert(0, str(Path(__file__).parent / "e2e"))
-from fake_engine import FakeEngine  # noqa: E402
-
-from masker.proxy import identity  # noqa: E402
-from masker.proxy.masking import MASKED_KEY, ForwardGuard, Masking  # noqa: E402
-from masker.proxy.options import MaskerOptions  # noqa: E402
-from masker.proxy.recorder import AuditRecorder  # noqa: E402
-from masker.proxy.websocket import RealtimeSocket  # noqa: E402
-from masker.scope import Scope  # noqa: E402
+from masker.proxy import identity
+from masker.proxy.masking import MASKED_KEY, ForwardGuard, Masking
+from masker.proxy.options import MaskerOptions
+from masker.proxy.recorder import AuditRecorder
+from masker.proxy.websocket import RealtimeSocket
+from masker.scope import Scope
+from tests.e2e.fake_engine import FakeEngine
 
 CHAT = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
 

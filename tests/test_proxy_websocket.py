@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 
 from mitmproxy import flow, websocket
 from mitmproxy.test import taddons, tflow
 from wsproto.frame_protocol import Opcode
 
-sys.path.insert(0, str(Path(__file__).parent / "e2e"))
-from fake_engine import FakeEngine  # noqa: E402
-
-from masker.audit.events import Event  # noqa: E402
-from masker.proxy.identity import SCOPE_KEY  # noqa: E402
-from masker.proxy.masking import MASKED_KEY  # noqa: E402
-from masker.proxy.options import MaskerOptions  # noqa: E402
-from masker.proxy.recorder import AuditRecorder  # noqa: E402
-from masker.proxy.websocket import RealtimeSocket  # noqa: E402
-from masker.scope import Scope  # noqa: E402
+from masker.audit.events import Event
+from masker.proxy.identity import SCOPE_KEY
+from masker.proxy.masking import MASKED_KEY
+from masker.proxy.options import MaskerOptions
+from masker.proxy.recorder import AuditRecorder
+from masker.proxy.websocket import RealtimeSocket
+from masker.scope import Scope
+from tests.e2e.fake_engine import FakeEngine
 
 SCOPE = Scope("voice-bot", "call-1")
 ITEM = {"item_id": "i1", "output_index": 0, "content_index": 0}

@@ -9,7 +9,7 @@ mid-token), then hypothesis properties: any content type, any chunking,
 tokens anywhere -> ``TOKEN_RE`` finds nothing in what the client gets and
 every token of the caller's scope is restored.
 
-Values are the fake ones of ``test_providers_fakes`` (no real PHI); failure
+Values are the fake ones of ``tests.helpers.providers`` (no real PHI); failure
 messages say how many tokens got through, never the text.
 """
 
@@ -25,19 +25,20 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mitmproxy.test import taddons, tflow
-from test_providers_fakes import UNKNOWN_TOKEN, VALUES, vault_token
 
 from masker.audit.events import REHYDRATION, REHYDRATION_FAILED, Event
 from masker.proxy import identity
 from masker.proxy.masking import MASKED_KEY
 from masker.proxy.options import MaskerOptions
 from masker.proxy.recorder import AuditRecorder
-from masker.proxy.rehydration import Rehydration, StreamRehydration, rehydrate_body
+from masker.proxy.rehydration import Rehydration, StreamRehydration
 from masker.scope import Scope
 from masker.stream import guard
 from masker.stream.rehydrate import PendingTails
 from masker.stream.sse import SseParser
+from masker.tokens import scheme
 from masker.tokens.scheme import TOKEN_RE
+from tests.helpers.providers import UNKNOWN_TOKEN, VALUES, vault_token
 
 MINE = Scope("intake", "s-1")
 OTHER = Scope("intake", "s-2")
@@ -102,16 +103,16 @@ TOKENISH = st.lists(
 @given(TOKENISH)
 def test_bytes_grammar_finds_exactly_what_token_re_finds(text: str) -> None:
     data = text.encode("utf-8")
-    as_bytes = [(m.start(), m.end()) for m in guard.TOKEN_BYTES_RE.finditer(data)]
+    as_bytes = [(m.start(), m.end()) for m in scheme.TOKEN_BYTES_RE.finditer(data)]
     # offsets compared on the surrogateescape text of the bytes: one character per byte for ASCII
     as_text = [(m.start(), m.end()) for m in TOKEN_RE.finditer(data.decode("ascii", "surrogateescape"))]
     assert as_bytes == as_text
-    assert guard.might_hold_token(data) or not as_bytes
+    assert scheme.might_hold_token(data) or not as_bytes
 
 
 def test_might_hold_token_is_only_the_scheme_marks() -> None:
-    assert not guard.might_hold_token(b"MSKCC is a hospital, base64 QUJDTVNL+/=")
-    assert guard.might_hold_token(b"x MSK1.") and guard.might_hold_token("MSKV1.")
+    assert not scheme.might_hold_token(b"MSKCC is a hospital, base64 QUJDTVNL+/=")
+    assert scheme.might_hold_token(b"x MSK1.") and scheme.might_hold_token("MSKV1.")
 
 
 # ------------------------------------------------------ writing a restored value

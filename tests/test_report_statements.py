@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
+from pypdf import PdfReader
+
 from masker.audit.events import Event
 from masker.audit.journal import Journal
 from masker.audit.report import build_report
@@ -29,8 +32,6 @@ from masker.scope import Scope
 from masker.tokens.apply import TokenApplier
 from masker.tokens.keys import Keyring
 from masker.tokens.vault import Vault
-from nacl.signing import SigningKey
-from pypdf import PdfReader
 
 KEY = bytes(range(32))
 SK = SigningKey(b"\x07" * 32)

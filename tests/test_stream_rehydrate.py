@@ -12,12 +12,12 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_providers_fakes import M_BODY_TOKEN, UNKNOWN_TOKEN, VALUES, fake_rehydrate
 
 from masker.providers.router import stream_rehydrator
 from masker.stream.guard import rehydrate_text_end
 from masker.stream.rehydrate import PendingTails
 from masker.tokens.scheme import TOKEN_RE, pending_token_start
+from tests.helpers.providers import M_BODY_TOKEN, UNKNOWN_TOKEN, VALUES, fake_rehydrate
 
 NAME = VALUES["Alice Smith"]
 AEAD = VALUES["Zoë Müller"]

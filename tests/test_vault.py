@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from pgtest import fresh_schema
 
 from masker.audit.events import VAULT_DROPPED, AuditUnavailable, MemorySink
 from masker.db import DatabaseUnavailable, database_url
@@ -35,6 +34,7 @@ from masker.tokens.vault import (
     mint,
 )
 from masker.tokens.vault_pg import PgVault
+from tests.helpers.pg import fresh_schema
 
 KID = "K_TEST"
 A = Scope("agent-a", "s1")

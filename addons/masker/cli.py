@@ -14,10 +14,13 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from masker import __version__, logs
 from masker.policy.load import PolicyError
+
+if TYPE_CHECKING:
+    from masker.policy.model import Policy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,6 +187,12 @@ def _add_text_commands(sub: argparse._SubParsersAction) -> None:
     )
     detect.add_argument("--show-values", action="store_true", help="include the detected values (PHI!)")
     detect.add_argument("--no-ner", action="store_true", help="regex and spoken passes only")
+    detect.add_argument("--explain", action="store_true",
+                        help="say for each span which recognizer found it, the cue that fired and the validator "
+                             "that passed (no values)")
+    detect.add_argument("--recognizers", action="store_true",
+                        help="list every recognizer (id, pass, kinds, detectors) and what the policy says of it; "
+                             "reads no input")
     detect.set_defaults(func=cmd_detect)
 
     mask = sub.add_parser("mask", help="print each input line with PHI replaced per the policy")
@@ -237,6 +246,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
         print(f"masker: error: policy file not found: {path}", file=sys.stderr)
         return 1
     policy = load_policy(path)  # detection needs no keys
+    if args.recognizers:
+        return _print_recognizers(policy)
     model_dir = None if args.no_ner else default_model_dir()
     ner = NerPass(model_dir) if model_dir is not None and "ner" in policy.passes else None
     detector = Detector(policy, ner=ner, cache=DetectionCache())
@@ -251,10 +262,27 @@ def cmd_detect(args: argparse.Namespace) -> int:
         rows = []
         for s in spans:
             row = s.to_json()
+            if args.explain:
+                row["why"] = s.why.to_json() if s.why is not None else None
             if args.show_values:
                 row["value"] = text[s.start : s.end]
             rows.append(row)
         print(json.dumps({"spans": rows}))
+    return 0
+
+
+def _print_recognizers(policy: Policy) -> int:
+    """One JSON line per recognizer: the registry entry and the policy's switch for it."""
+    from masker.detect.registry import recognizers
+
+    for r in recognizers():
+        row = r.to_json()
+        switch = policy.recognizers.get(r.id)
+        row["enabled"] = switch is None or switch.enabled
+        row["confidence_threshold"] = switch.confidence_threshold if switch is not None else None
+        if r.pass_name == "ner" and "ner" not in policy.passes:
+            row["enabled"] = False
+        print(json.dumps(row))
     return 0
 
 

@@ -15,6 +15,10 @@ waiting for the GIL the event loop holds). Rehydration and journaling stay
 in the calling process (``masker.agent_engines``): they are cheap, and
 stream callbacks need them at once.
 
+The worker opens its runtime with ``WorkerSpec.opener`` (a module-level
+function, pickled by name: ``masker.runtime.open_worker_runtime``), so this
+module never imports the runtime that builds the pool.
+
 Policies: a worker starts with the ``WorkerSpec``'s catalog and never reads
 the policy file. Each request names the catalog (policy generation) it is
 masked by; a worker that has another generation gets the catalog with the
@@ -37,20 +41,17 @@ import os
 import pickle
 import queue
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from masker import metrics
+from masker import logs, metrics
 from masker.audit.events import AuditUnavailable
 from masker.engine import MaskingError, SpanNote, TextField
 from masker.policy.catalog import PolicyCatalog
 from masker.scope import Scope
-
-if TYPE_CHECKING:
-    from masker.agent_engines import AgentEngines
 
 log = logging.getLogger("masker")
 
@@ -85,10 +86,38 @@ def default_workers(cpus: int | None = None) -> int:
     return 0 if cpus < 2 else min(4, cpus)
 
 
+class WorkerEngines(Protocol):
+    """One policy generation as a worker masks by it (``masker.agent_engines.AgentEngines``)."""
+
+    def mask_texts(self, fields: Sequence[TextField], scope: Scope, notes: list[SpanNote] | None = None) -> list[str]: ...
+
+
+class WorkerRuntime(Protocol):
+    """What a worker process holds open (``masker.runtime.Runtime``)."""
+
+    @property
+    def engine(self) -> WorkerEngines:
+        """The generation of the spec's catalog."""
+        ...
+
+    def build(self, catalog: PolicyCatalog) -> WorkerEngines:
+        """The engines of another generation; raises when ``catalog`` is invalid."""
+        ...
+
+    def ner_provider(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker process opens its runtime from (picklable: sent at spawn)."""
+    """What a worker process opens its runtime from (picklable: sent at spawn).
 
+    ``opener`` must be a module-level function (pickled by its name); the
+    worker calls it with the spec.
+    """
+
+    opener: Callable[[WorkerSpec], WorkerRuntime]
     data_dir: Path
     env: Mapping[str, str]
     model_dir: Path | None
@@ -272,22 +301,16 @@ def _serve(conn: Connection, spec: WorkerSpec) -> None:
     # Ctrl-C reaches the whole process group: the proxy process stops the
     # workers in order (each closes its journal); a worker must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from masker import logs
-    from masker.runtime import open_runtime
-
     metrics.use_worker_mode()
     logs.configure()  # the format the proxy chose (masker run exports MASKER_LOG_FORMAT)
     try:
-        runtime = open_runtime(
-            None, spec.data_dir, spec.env, model_dir=spec.model_dir, announce=False,
-            ner_threads=spec.ner_threads, ner_spin=False, catalog=spec.catalog,
-        )
+        runtime = spec.opener(spec)
     except Exception as e:  # noqa: BLE001 - reported to the proxy, which refuses to start
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return
     try:
         conn.send(("ready", {"pid": os.getpid(), "ner_provider": runtime.ner_provider()}))
-        generations: dict[int, AgentEngines] = {spec.catalog.generation: runtime.engine}
+        generations: dict[int, WorkerEngines] = {spec.catalog.generation: runtime.engine}
         while True:
             try:
                 request = conn.recv()

@@ -17,7 +17,7 @@ from masker.policy.model import Policy
 from masker.scope import Scope
 from masker.tokens.apply import TokenApplier
 from masker.tokens.rehydrate import Rehydrator
-from masker.tokens.scheme import TOKEN_RE
+from masker.tokens.scheme import TOKEN_MARK, TOKEN_RE
 
 
 class MaskingEngine:
@@ -125,7 +125,7 @@ class MaskingEngine:
         *,
         json_escape: bool = False,
     ) -> str:
-        if "MSK" not in text:
+        if TOKEN_MARK not in text:
             return text
         restored, ev = self._rehydrator.rehydrate(text, scope, json_escape=json_escape)
         if events is not None:
@@ -139,7 +139,7 @@ class MaskingEngine:
 
     def _verified_tokens(self, text: str, scope: Scope, path: str) -> list[str]:
         """The token-shaped strings of ``text``, each a genuine token of ``scope``; else refused."""
-        if "MSK" not in text:
+        if TOKEN_MARK not in text:
             return []
         tokens = []
         for m in TOKEN_RE.finditer(text):

@@ -142,7 +142,8 @@ class Runtime:
         Raises ``WorkerStartError`` when they cannot start; the in-process
         engine is kept then.
         """
-        self.pool = PooledEngine(WorkerSpec(self.data_dir, self.env, self.model_dir, self.catalog), workers, timeout)
+        spec = WorkerSpec(open_worker_runtime, self.data_dir, self.env, self.model_dir, self.catalog)
+        self.pool = PooledEngine(spec, workers, timeout)
         self.engine = self.engine.with_pool(self.pool)
 
     def build(self, catalog: PolicyCatalog) -> AgentEngines:
@@ -278,6 +279,14 @@ def open_runtime(
         raise
     return runtime
 
+
+def open_worker_runtime(spec: WorkerSpec) -> Runtime:
+    """A worker process's runtime (``WorkerSpec.opener``): the catalog the proxy
+    process validated, nothing journaled on open, NER threads without spinning."""
+    return open_runtime(
+        None, spec.data_dir, spec.env, model_dir=spec.model_dir, announce=False,
+        ner_threads=spec.ner_threads, ner_spin=False, catalog=spec.catalog,
+    )
 
 
 def _engines(catalog: PolicyCatalog, policies: CatalogPolicies, runtime: Runtime,

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, Sidecar, start_admin_sidecar
 from openai import OpenAI, PermissionDeniedError
-from phi import values_in
+
+from tests.e2e.phi import values_in
+from tests.e2e.sidecar import ROOT, Sidecar, start_admin_sidecar
 
 TOKEN = secrets.token_urlsafe(24)
 PHONE = "555-123-4567"

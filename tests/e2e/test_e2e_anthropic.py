@@ -7,8 +7,8 @@ import uuid
 import anthropic
 import pytest
 
-from conftest import request_events
-from phi import REFILL, values_in
+from tests.e2e.phi import REFILL, values_in
+from tests.e2e.sidecar import request_events
 
 ECHO = "Echo: " + REFILL
 TOOLS = [{"name": "save_note", "description": "save", "input_schema": {"type": "object", "properties": {"note": {"type": "string"}}}}]

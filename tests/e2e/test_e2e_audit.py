@@ -10,10 +10,10 @@ import uuid
 
 import httpx
 
-from conftest import KEYS, REAL_ENGINE, free_port, mitmdump_cmd, start_sidecar, stop_sidecar
 from masker.audit.keys import audit_key_from_env
 from masker.audit.verify import verify_journal
-from phi import CALL, values_in
+from tests.e2e.phi import CALL, values_in
+from tests.e2e.sidecar import KEYS, REAL_ENGINE, free_port, mitmdump_cmd, start_sidecar, stop_sidecar
 
 URL = "https://api.openai.com/v1/chat/completions"
 BODY = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": CALL}]}).encode()

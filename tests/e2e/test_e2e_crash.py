@@ -25,9 +25,9 @@ import time
 
 import httpx
 import pytest
-from test_e2e_tamper import SIGNING_PUB_B64, Node, _post
 
-from conftest import ROOT
+from tests.e2e.nodes import SIGNING_PUB_B64, Node, post_text
+from tests.e2e.sidecar import ROOT
 
 TOKEN = re.compile(r"MSKV1\.[A-Z_]+\.[A-Za-z0-9_]+\.[A-Z2-7]{26}")
 ROUNDS = 4
@@ -74,7 +74,7 @@ def test_kill_9_under_load_loses_no_evidence(tmp_path, upstream, upstream_certs)
         def load() -> None:
             while not stop.is_set():
                 try:
-                    _post(url, f"crash-r{round_}-{next(counter)}")
+                    post_text(url, f"crash-r{round_}-{next(counter)}")
                 except httpx.HTTPError:
                     pass  # the sidecar died under this request
 

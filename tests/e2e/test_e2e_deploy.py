@@ -51,17 +51,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_upstream import FakeUpstream
-from leak_helpers import kinds_in
-from phi import CHART, PHI
 
-ROOT = Path(__file__).resolve().parents[2]
-KUBE = ROOT / "deploy" / "kubernetes"
-sys.path.insert(0, str(KUBE))
-
-import podspec
-import render
 from masker.proxy import ca
+from tests.e2e.fake_upstream import FakeUpstream
+from tests.e2e.leak_helpers import kinds_in
+from tests.e2e.phi import CHART, PHI
+from tests.helpers.scripts import KUBE, ROOT, load_script
+
+podspec = load_script(KUBE / "podspec.py")
+render = load_script(KUBE / "render.py")
 
 VENV_BIN = Path(sys.executable).parent
 POD_IP = "198.51.100.2"

@@ -17,11 +17,11 @@ import uuid
 import httpx
 import pytest
 
-from conftest import REAL_ENGINE, ROOT, _env, free_port, mitmdump_cmd, request_events, start_sidecar
-from fake_engine import PHI as FAKE_PHI
-from fake_engine import REHYDRATE_BOMB
-from fake_upstream import REPLAY_PREVIOUS
-from phi import CALL, values_in
+from tests.e2e.fake_engine import PHI as FAKE_PHI
+from tests.e2e.fake_engine import REHYDRATE_BOMB
+from tests.e2e.fake_upstream import REPLAY_PREVIOUS
+from tests.e2e.phi import CALL, values_in
+from tests.e2e.sidecar import REAL_ENGINE, ROOT, free_port, mitmdump_cmd, request_events, sidecar_env
 
 URL = "https://api.openai.com/v1/chat/completions"
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": CALL}]}
@@ -172,7 +172,7 @@ def test_engine_unavailable_at_start_up_exits_and_forwards_nothing(tmp_path, ups
     cmd = mitmdump_cmd(port, tmp_path, upstream_certs[0], REAL_ENGINE, "--set", f"masker_policy={tmp_path / 'missing.yaml'}")
     log = tmp_path / "sidecar.log"
     with log.open("wb") as out:
-        proc = subprocess.run(cmd, cwd=ROOT, env=_env(upstream), stdout=out, stderr=subprocess.STDOUT, timeout=60)
+        proc = subprocess.run(cmd, cwd=ROOT, env=sidecar_env(upstream), stdout=out, stderr=subprocess.STDOUT, timeout=60)
     text = log.read_text(errors="replace")
     assert proc.returncode == 1, text[-2000:]
     assert "policy file not found" in text

@@ -27,10 +27,11 @@ from pathlib import Path
 import httpx
 import pytest
 import rfc8785
-from conftest import KEYS, Sidecar, start_admin_sidecar
 from nacl.signing import SigningKey
 from openai import OpenAI
-from phi import CHART, values_in
+
+from tests.e2e.phi import CHART, values_in
+from tests.e2e.sidecar import KEYS, Sidecar, start_admin_sidecar
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import Sidecar, start_admin_sidecar
 from openai import OpenAI
-from phi import CHART, PHI
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.phi import CHART, PHI
+from tests.e2e.sidecar import Sidecar, start_admin_sidecar
 
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 SESSION = "metrics-e2e-1"

@@ -8,8 +8,8 @@ import uuid
 import openai
 import pytest
 
-from conftest import request_events
-from phi import CHART, values_in
+from tests.e2e.phi import CHART, values_in
+from tests.e2e.sidecar import request_events
 
 ECHO = "Echo: " + CHART
 TOOLS = [{"type": "function", "function": {"name": "save_note", "parameters": {"type": "object", "properties": {"note": {"type": "string"}}}}}]

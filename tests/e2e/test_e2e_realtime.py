@@ -21,8 +21,8 @@ import openai
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import request_events
-from phi import CALL, REFILL, values_in
+from tests.e2e.phi import CALL, REFILL, values_in
+from tests.e2e.sidecar import request_events
 
 pytestmark = pytest.mark.timeout(60)
 

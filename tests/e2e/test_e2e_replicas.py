@@ -25,13 +25,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import ROOT, Sidecar, _env, free_port, stop_sidecar
-from fake_upstream import REPLAY_PREVIOUS
 from openai import APIStatusError, OpenAI
-from phi import values_in
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the PostgreSQL fixture
-from pgtest import fresh_schema, server_url  # noqa: E402
+from tests.e2e.fake_upstream import REPLAY_PREVIOUS
+from tests.e2e.phi import values_in
+from tests.e2e.sidecar import ROOT, Sidecar, free_port, sidecar_env, stop_sidecar
+from tests.helpers.pg import fresh_schema, server_url
 
 TOKEN = secrets.token_urlsafe(24)
 PHONE = "555-123-4567"
@@ -49,7 +48,7 @@ def replica(data_dir: Path, upstream, ca: Path, url: str, *, workers: int, flag:
            "--mode", f"reverse:https://127.0.0.1:{upstream.port}", "--data-dir", str(data_dir),
            "--policy", str(data_dir / "policy.yaml"), "--workers", str(workers), "--detect-timeout", "10",
            "--admin-listen", f"127.0.0.1:{admin_port}", "--set", f"ssl_verify_upstream_trusted_ca={ca}"]
-    env = {**_env(upstream), "MASKER_ADMIN_TOKEN": TOKEN}
+    env = {**sidecar_env(upstream), "MASKER_ADMIN_TOKEN": TOKEN}
     if flag:
         cmd += ["--database-url", url]
     else:
@@ -126,7 +125,7 @@ def test_a_session_dropped_on_a_is_gone_on_b(replicas, upstream, database):
     assert values_in(chat(a, CALL, session)) == ["PHONE"]
     done = subprocess.run([sys.executable, "-m", "masker.cli", "vault", "drop", "--session", session,
                            "--data-dir", str(a.data_dir), "--database-url", database],
-                          cwd=ROOT, env=_env(upstream), capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, env=sidecar_env(upstream), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "dropped 1 vault rows" in done.stdout, done.stderr[-2000:]
     after = chat(b, f"What number? {REPLAY_PREVIOUS}", session)
     assert "[REDACTED:PHONE]" in after and not values_in(after)
@@ -227,7 +226,7 @@ def test_without_its_database_a_sidecar_fails_closed_and_recovers(tmp_path_facto
 def test_an_unreachable_database_stops_start_up_with_a_clear_error(tmp_path_factory, upstream):
     data_dir = tmp_path_factory.mktemp("replica-down")
     port = free_port()
-    env = {**_env(upstream), "MASKER_DATABASE_URL": f"postgresql://masker:pw-{TOKEN}@127.0.0.1:{free_port()}/masker"}
+    env = {**sidecar_env(upstream), "MASKER_DATABASE_URL": f"postgresql://masker:pw-{TOKEN}@127.0.0.1:{free_port()}/masker"}
     done = subprocess.run([sys.executable, "-m", "masker.cli", "run", "--listen", f"127.0.0.1:{port}",
                            "--mode", f"reverse:https://127.0.0.1:{upstream.port}", "--data-dir", str(data_dir),
                            "--workers", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

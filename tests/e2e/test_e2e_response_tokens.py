@@ -29,10 +29,10 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 
-from conftest import E2E, REAL_ENGINE, free_port, mitmdump_cmd, request_events, start_sidecar
-from fake_upstream import make_ca_and_leaf
-from phi import CALL, values_in
 from masker.tokens.scheme import TOKEN_RE
+from tests.e2e.fake_upstream import make_ca_and_leaf
+from tests.e2e.phi import CALL, values_in
+from tests.e2e.sidecar import E2E, REAL_ENGINE, free_port, mitmdump_cmd, request_events, start_sidecar
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -28,8 +28,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from conftest import E2E, KEYS, ROOT, free_port
-from phi import CHART, values_in
+from tests.e2e.phi import CHART, values_in
+from tests.e2e.sidecar import E2E, KEYS, ROOT, free_port
 
 SESSION_HEADER = "X-Masker-Session"
 
@@ -96,7 +96,7 @@ def test_missing_policy_says_file_not_found_with_the_path(tmp_path):
 
 def test_mitmdump_script_with_a_missing_policy_exits_too(tmp_path, upstream_certs):
     """The same contract under ``mitmdump -s``: mitmproxy exits on the error logged at start-up."""
-    from conftest import REAL_ENGINE, mitmdump_cmd
+    from tests.e2e.sidecar import REAL_ENGINE, mitmdump_cmd
 
     missing = tmp_path / "missing.yaml"
     cmd = mitmdump_cmd(free_port(), tmp_path, upstream_certs[0], REAL_ENGINE, "--set", f"masker_policy={missing}",

@@ -34,9 +34,9 @@ import httpx
 import pytest
 import zstandard
 
-from conftest import E2E, FAKE_ENGINE, free_port, mitmdump_cmd, start_sidecar
-from fake_upstream import make_ca_and_leaf
-from phi import CALL, values_in
+from tests.e2e.fake_upstream import make_ca_and_leaf
+from tests.e2e.phi import CALL, values_in
+from tests.e2e.sidecar import E2E, FAKE_ENGINE, free_port, mitmdump_cmd, start_sidecar
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -36,7 +36,7 @@ import zstandard
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from leak_helpers import TOKEN_RE_TEXT, assert_json_answer, assert_no_leak, error_shape, kinds_in, leaks
+from tests.e2e.leak_helpers import TOKEN_RE_TEXT, assert_json_answer, assert_no_leak, error_shape, kinds_in, leaks
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -243,7 +243,7 @@ def send(sc, bundle, case: Case, session: str | None = None) -> httpx.Response:
 
 
 def _as_received(case: Case):
-    from fake_upstream import Received
+    from tests.e2e.fake_upstream import Received
 
     return Received(case.host, case.method, case.path, case.headers, case.content() or b"")
 

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from leak_helpers import assert_json_answer, assert_no_leak
+from tests.e2e.leak_helpers import assert_json_answer, assert_no_leak
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -173,7 +173,7 @@ def test_unknown_endpoint_never_forwards_a_planted_value(sidecar, bundle, upstre
 
 def test_rendering_plants_what_it_says():
     """The renderer writes valid JSON with the planted values where the placeholders are."""
-    from leak_helpers import kinds_in, loads_pairs
+    from tests.e2e.leak_helpers import kinds_in, loads_pairs
 
     doc = ("obj", [("pair", ("planted", "EMAIL"), ("planted", "SSN")), ("pair", "ssn", ("number", "ssn")),
                    ("pair", "a", ("arr", [("str", "x"), ("int", 3), ("lit", "null")])), ("pair", "a", ("planted", "PHONE"))])

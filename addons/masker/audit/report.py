@@ -29,6 +29,8 @@ import rfc8785
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from masker.tokens.scheme import TOKEN_MARK
+
 from . import checkpoint as cpmod
 from .events import JOURNAL_TRUNCATED, RESIDUAL_SCAN
 from .keys import KeyPin, fingerprint, public_key_pem
@@ -354,7 +356,7 @@ def report_document(
                 kids.add(str(d["kid"]))
         token = b.get("token") or ""
         parts = token.split(".")
-        if len(parts) == 4 and parts[0].startswith("MSK"):
+        if len(parts) == 4 and parts[0].startswith(TOKEN_MARK):
             kids.add(parts[2])
     if policy is not None:
         schemes.add(policy.tokenization)

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from masker.tokens.scheme import AEAD_PREFIX, AEAD_SCHEME, VAULT_PREFIX, VAULT_SCHEME
+
 CARD = "CREDIT_CARD"
 
 TOKEN_VAULT = "token-vault"
@@ -29,7 +31,7 @@ UNRECORDED = "unrecorded"  # detected, but no event says what was done (journals
 _TOKEN_TREATMENT = {"vault-deterministic": TOKEN_VAULT, "reversible-aead": TOKEN_AEAD, "synthetic": SYNTHETIC}
 TREATMENTS = (TOKEN_VAULT, TOKEN_AEAD, SYNTHETIC, REDACT, PASSTHROUGH, UNRECORDED)
 # What a redaction_applied event wrote, by the prefix of its token field.
-_WRITTEN = (("MSKV1.", TOKEN_VAULT), ("MSK1.", TOKEN_AEAD), ("[SYNTHETIC:", SYNTHETIC), ("[REDACTED:", REDACT))
+_WRITTEN = ((VAULT_PREFIX, TOKEN_VAULT), (AEAD_PREFIX, TOKEN_AEAD), ("[SYNTHETIC:", SYNTHETIC), ("[REDACTED:", REDACT))
 
 FROM_POLICY = "policy"  # the rules of the policy file the report was made with (same hash)
 FROM_EVENTS = "events"  # only what the session's events recorded
@@ -40,9 +42,9 @@ _PSEUDONYMS = (
     "45 CFR 164.514(b)(2), and remains PHI for whoever holds the keys or the vault."
 )
 _SENTENCES = {
-    TOKEN_VAULT: "{kinds}: replaced with MSKV1 tokens (keyed HMAC of the value; the value is kept encrypted "
+    TOKEN_VAULT: f"{{kinds}}: replaced with {VAULT_SCHEME} tokens (keyed HMAC of the value; the value is kept encrypted "
                  "in the vault).",
-    TOKEN_AEAD: "{kinds}: replaced with MSK1 tokens (the value encrypted with AES-256-GCM-SIV under a key).",
+    TOKEN_AEAD: f"{{kinds}}: replaced with {AEAD_SCHEME} tokens (the value encrypted with AES-256-GCM-SIV under a key).",
     SYNTHETIC: "{kinds}: replaced with synthetic surrogates (realistic values of the same kind, chosen under a "
                "key and stable within the token scope); they cannot be restored, but whoever holds the key can "
                "recompute the surrogate of a known value.",
@@ -60,9 +62,9 @@ _NOT_CLAIMED = (
 )
 PCI_SCOPE = "Payment card numbers (12-19 digits passing Luhn) are in PCI DSS scope, not a Safe Harbor category."
 _PCI_SENTENCES = {
-    TOKEN_VAULT: "Masker tokenizes detected PANs before they leave (MSKV1: keyed HMAC; the PAN is kept "
+    TOKEN_VAULT: f"Masker tokenizes detected PANs before they leave ({VAULT_SCHEME}: keyed HMAC; the PAN is kept "
                  "encrypted in the vault under keys from the environment).",
-    TOKEN_AEAD: "Masker tokenizes detected PANs before they leave (MSK1: the PAN encrypted with AES-256-GCM-SIV "
+    TOKEN_AEAD: f"Masker tokenizes detected PANs before they leave ({AEAD_SCHEME}: the PAN encrypted with AES-256-GCM-SIV "
                 "under a key from the environment; no vault).",
     SYNTHETIC: "Masker replaces detected PANs with synthetic Luhn-valid test card numbers before they leave; "
                "no PAN is kept.",

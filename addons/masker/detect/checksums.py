@@ -1,6 +1,7 @@
 """Check digits and validity rules shared by the regex and spoken-form passes.
 
-All functions take the digit string only (separators already removed).
+The digit checks take the digit string only (separators already removed);
+``vin_ok``, ``dea_ok`` and ``iban_ok`` take the code with its letters.
 Digits must be ASCII: ``str.isdigit`` alone accepts "²" or Arabic-Indic digits,
 whose code points would corrupt the arithmetic.
 """
@@ -54,6 +55,15 @@ def aba_ok(digits: str) -> bool:
 def npi_ok(digits: str) -> bool:
     """US National Provider Identifier: 10 digits, Luhn over '80840' + digits."""
     return len(digits) == 10 and _ascii_digits(digits) and digits[0] in "12" and luhn_ok("80840" + digits)
+
+
+def iban_ok(value: str) -> bool:
+    """ISO 13616 check: the IBAN (spaces allowed), rearranged, letters as 10-35, is 1 mod 97."""
+    iban = value.replace(" ", "")
+    if not 15 <= len(iban) <= 34:
+        return False
+    rearranged = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
 
 _VIN_VALUES = {

@@ -44,7 +44,7 @@ from urllib.parse import unquote_to_bytes
 import regex
 
 from masker.detect.normalize import MapBuilder, View, normalize
-from masker.tokens.scheme import TOKEN_RE
+from masker.tokens.scheme import TOKEN_MARK, TOKEN_RE
 
 INLINE_ROUNDS = 3
 MIN_BASE64_LEN = 12
@@ -144,7 +144,7 @@ def segments(text: str) -> list[Segment]:
     Masker tokens are skipped (a base64 run never overlaps one; a percent
     segment stops at one).
     """
-    tokens = [m.span() for m in TOKEN_RE.finditer(text)] if "MSK" in text else []
+    tokens = [m.span() for m in TOKEN_RE.finditer(text)] if TOKEN_MARK in text else []
     found: list[Segment] = []
     if "%" in text and _PERCENT.search(text) is not None:
         found.extend(_percent_segments(text, tokens))

@@ -99,7 +99,7 @@ def _strip(text: str, lo: int, hi: int) -> tuple[int, int]:
 def _with_bounds(span: Span, start: int, end: int) -> Span:
     if start == span.start and end == span.end:
         return span
-    return Span(start, end, span.kind, span.pass_name, span.detector, span.confidence)
+    return span.moved(start, end)
 
 
 def _coalesce(spans: list[Span]) -> list[Span]:

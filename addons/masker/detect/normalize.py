@@ -247,7 +247,7 @@ class View:
         out = []
         for s in spans:
             a, b = self.source_span(s.start, s.end)
-            out.append(s if (a, b) == (s.start, s.end) else Span(a, b, s.kind, s.pass_name, s.detector, s.confidence))
+            out.append(s if (a, b) == (s.start, s.end) else s.moved(a, b))
         return out
 
 

@@ -8,13 +8,15 @@ Order of work for one request:
 2. every view goes through the regex and spoken-form passes (cheap, pure Python);
 3. views of texts not already in the detection cache go to the NER pass in one batch;
 4. NER organisations and places right after a transfer cue ("sent to ...")
-   are trusted more (``masker.detect.facility``);
+   are trusted more (``masker.detect.recognizers.facility``);
 5. base64 and percent-encoded segments of a view are decoded and scanned by
    the same passes, with the words around the segment as context (nested
    segments too, down to ``MAX_DEPTH``); a hit there becomes one span over
    the whole encoded segment, of the strongest hit's kind;
 6. candidates are filtered by the policy (kind enabled, pass allowed for the
-   kind, confidence >= the kind's threshold), dates near a birth cue become
+   kind, recognizer switched on, confidence >= the recognizer's threshold or
+   else the kind's, value not on the allow list), the deny list's spans are
+   added (``masker.detect.tenant_lists``), dates near a birth cue become
    DOB, ``merge_spans`` leaves one span per character, spans are mapped back
    to the original text (and merged again there when the view is not the
    text itself), and nothing inside a Masker token already in the text is kept.
@@ -33,17 +35,18 @@ import regex
 
 from masker.detect.cache import DetectionCache
 from masker.detect.encoded import Segment, segments, view_of
-from masker.detect.facility import trust_after_movement
-from masker.detect.lexicon import load_word_lists
 from masker.detect.merge import merge_spans
 from masker.detect.ner import NerPass
 from masker.detect.normalize import View
+from masker.detect.recognizers.facility import trust_after_movement
 from masker.detect.regex import RegexPass
 from masker.detect.spans import Span
 from masker.detect.spoken import SpokenPass
+from masker.detect.tenant_lists import AllowList, DenyList
+from masker.detect.vocab.lexicon import load_word_lists
 from masker.kinds import SPECIFICITY
 from masker.policy.model import Policy
-from masker.tokens.scheme import TOKEN_RE
+from masker.tokens.scheme import TOKEN_MARK, TOKEN_RE
 
 _BIRTH_CUE = regex.compile(
     r"\b(?:dob|d\.o\.b|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?)\b[\s:,-]*(?:is|was|on)?[\s:,-]*$",
@@ -70,7 +73,9 @@ class Detector:
         uses_regex = "regex" in policy.passes
         self._regex = RegexPass(policy) if uses_regex else None
         self._spoken = SpokenPass(policy) if uses_regex else None
-        self._ner = ner if "ner" in policy.passes else None
+        self._ner = ner if "ner" in policy.passes and policy.recognizer_enabled(NerPass.id) else None
+        self._deny = DenyList(policy) if policy.recognizer_enabled(DenyList.id) else None
+        self._allow = AllowList(policy)
         self._cache = cache
         load_word_lists()  # the rules' and the NER filter's, read now, not on the first request
 
@@ -133,7 +138,7 @@ class Detector:
             if ner_spans is not None:
                 candidates += trust_after_movement(seen, ner_spans[j])
             candidates += decoded[j]
-            spans = merge_spans(_promote_dob(seen, self._allowed(candidates)), text=seen)
+            spans = merge_spans(_promote_dob(seen, self._allowed(seen, candidates)), text=seen)
             if not view.identity:
                 # view characters from one original chunk ("ﬁ" -> "fi") may map to one range
                 spans = merge_spans(view.source_spans(spans), text=text)
@@ -183,7 +188,7 @@ class Detector:
             start = min([seg.start] + [a + h.start for h in inside if h.start < n])
             end = max([seg.end] + [seg.end + h.end - r for h in inside if h.end > r])
             extra[j].append(Span(start, end, best.kind, best.pass_name, f"{seg.encoding}:{best.detector}",
-                                 best.confidence))
+                                 best.confidence, best.why))
         return extra
 
     def _rule_based(self, text: str) -> list[Span]:
@@ -199,8 +204,10 @@ class Detector:
             return [[] for _ in texts]
         return self._ner.detect_batch(texts)
 
-    def _allowed(self, spans: list[Span]) -> list[Span]:
+    def _allowed(self, text: str, spans: list[Span]) -> list[Span]:
+        """The candidates the policy keeps, plus the deny list's spans."""
         kept = []
+        switches = self.policy.recognizers
         for span in spans:
             rule = self.policy.rule(span.kind)
             if rule is None or not rule.enabled:
@@ -209,9 +216,19 @@ class Detector:
                 continue
             if span.pass_name != "ner" and not rule.regex:
                 continue
-            if span.confidence < rule.confidence_threshold:
+            threshold = rule.confidence_threshold
+            if switches and span.why is not None and (switch := switches.get(span.why.recognizer)) is not None:
+                if not switch.enabled:
+                    continue
+                if switch.confidence_threshold is not None:
+                    threshold = switch.confidence_threshold
+            if span.confidence < threshold:
                 continue
             kept.append(span)
+        if self._allow:
+            kept = self._allow.filter(text, kept)
+        if self._deny:
+            kept += self._deny.find(text)
         return kept
 
 
@@ -239,7 +256,7 @@ def _outside_tokens(text: str, spans: list[Span]) -> list[Span]:
     neither could be restored; a span reaching past a token keeps its
     remainder, trimmed to alphanumeric ends.
     """
-    if "MSK" not in text:
+    if TOKEN_MARK not in text:
         return spans
     tokens = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
     if not tokens:
@@ -258,7 +275,7 @@ def _outside_tokens(text: str, spans: list[Span]) -> list[Span]:
             while e > s and not text[e - 1].isalnum():
                 e -= 1
             if s < e:
-                out.append(Span(s, e, span.kind, span.pass_name, span.detector, span.confidence))
+                out.append(span.moved(s, e))
     return out
 
 
@@ -267,6 +284,6 @@ def _promote_dob(text: str, spans: list[Span]) -> list[Span]:
     out = []
     for span in spans:
         if span.kind == "DATE" and _BIRTH_CUE.search(text, max(0, span.start - 40), span.start):
-            span = Span(span.start, span.end, "DOB", span.pass_name, span.detector, span.confidence)
+            span = span.with_kind("DOB")
         out.append(span)
     return out

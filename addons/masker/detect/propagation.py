@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from masker.detect.merge import merge_spans
+from masker.detect.recognizer import Explanation
 from masker.detect.spans import Span
 from masker.policy.model import Policy
 
@@ -44,6 +45,9 @@ def propagated_values(text: str, spans: Sequence[Span], policy: Policy) -> dict[
     return out
 
 
+_WHY = Explanation("propagation")  # the value was detected elsewhere in the same request
+
+
 def occurrences(text: str, values: Mapping[str, str], skip: Sequence[tuple[int, int]]) -> list[Span]:
     """Merged spans of ``values`` found again in ``text``: whole words only, none overlapping ``skip``
     (what is already detected or what Masker wrote)."""
@@ -53,7 +57,7 @@ def occurrences(text: str, values: Mapping[str, str], skip: Sequence[tuple[int, 
         while start != -1:
             end = start + len(value)
             if not any(a < end and start < b for a, b in skip) and _word_bounded(text, start, end):
-                spans.append(Span(start, end, kind, "propagation", "propagation", 1.0))
+                spans.append(Span(start, end, kind, "propagation", "propagation", 1.0, _WHY))
             start = text.find(value, end)
     return merge_spans(spans, text=text)
 

@@ -11,7 +11,7 @@ lines only.
 Codes: ``yaml_error``, ``missing_key``, ``unknown_key``, ``removed_key``,
 ``inapplicable_key``, ``invalid_type``, ``invalid_value``, ``out_of_range``,
 ``invalid_pass``, ``missing_entity``, ``unknown_entity``, ``invalid_pattern``,
-``unknown_kid``.
+``unknown_kid``, ``unknown_recognizer``.
 
 ``removed_key`` is a key older policies had that never did anything
 (``epsilon``, ``audit.log_events``, ``audit.log_payloads``): it is an error,
@@ -44,10 +44,13 @@ from masker.policy.model import (
     TOKEN_SCOPES,
     TOKENIZATIONS,
     AuditSettings,
+    DenyRule,
     EntityRule,
     Policy,
+    RecognizerRule,
+    ValueList,
 )
-from masker.tokens.scheme import KID_RE
+from masker.tokens.scheme import AEAD_SCHEME, KID_RE
 
 log = logging.getLogger("masker.policy")
 
@@ -68,10 +71,16 @@ _TOP_KEYS = (
     "audit",
     "scan_roles",
     "media",
+    "recognizers",
+    "allow",
+    "deny",
 )
 _REQUIRED = ("name", "version", "kid", "tokenization", "passes", "entities")
 _ENTITY_KEYS = ("enabled", "regex", "ner", "confidence_threshold", "action", "patterns", "context")
 _AUDIT_KEYS = ("retention_days",)
+_RECOGNIZER_KEYS = ("enabled", "confidence_threshold")
+_VALUE_LIST_KEYS = ("values", "patterns")
+_DENY_KEYS = ("kind", "values", "patterns")
 # Keys of older policies that were removed because nothing honoured them.
 _REMOVED_TOP = {
     "epsilon": "epsilon was removed: it never changed masking (no token or synthetic"
@@ -338,6 +347,96 @@ def _entities(c: _Checker, loc: _Loc, key_line: int) -> dict[str, EntityRule] | 
     return dict(sorted(rules.items())) if ok else None
 
 
+def _recognizers(c: _Checker, loc: _Loc) -> dict[str, RecognizerRule] | None:
+    """``recognizers: {id: {enabled, confidence_threshold}}``; ids from the detection registry."""
+    from masker.detect.registry import recognizer_ids  # the registry is where ids are declared
+
+    if loc.value is None:
+        return {}
+    if not isinstance(loc.value, dict):
+        c.add("invalid_type", "recognizers", loc.line, f"expected a mapping, got {_type_name(loc.value)}")
+        return None
+    known = recognizer_ids()
+    before = len(c.issues)
+    rules: dict[str, RecognizerRule] = {}
+    for rid, (k_line, value) in loc.value.items():
+        path = f"recognizers.{rid}"
+        if rid not in known:
+            c.add("unknown_recognizer", path, k_line,
+                  "not a recognizer id (masker detect --recognizers lists them)" + _hint(rid, known))
+            continue
+        entries = c.mapping(value, path, _RECOGNIZER_KEYS) if value.value is not None else {}
+        if entries is None:
+            continue
+        enabled = c.boolean(entries["enabled"][1], f"{path}.enabled") if "enabled" in entries else True
+        threshold = None
+        if "confidence_threshold" in entries:
+            threshold = c.unit_interval(entries["confidence_threshold"][1], f"{path}.confidence_threshold")
+        if enabled is not None:
+            rules[rid] = RecognizerRule(rid, enabled, threshold)
+    return dict(sorted(rules.items())) if len(c.issues) == before else None
+
+
+def _value_list(c: _Checker, entries: dict[str, tuple[int, _Loc]], path: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``values`` and ``patterns`` of an allow or deny entry (patterns compiled to check them)."""
+    values: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    ok = True
+    if "values" in entries:
+        items = c.text_list(entries["values"][1], f"{path}.values")
+        ok = items is not None
+        values = tuple(v for v, _, _ in items or ())
+    if "patterns" in entries:
+        items = c.text_list(entries["patterns"][1], f"{path}.patterns")
+        ok = ok and items is not None and all([_check_pattern(c, p, p_path, line) for p, p_path, line in items])
+        patterns = tuple(p for p, _, _ in items or ())
+    return (values, patterns) if ok else None
+
+
+def _allow(c: _Checker, loc: _Loc) -> ValueList | None:
+    if loc.value is None:
+        return ValueList()
+    entries = c.mapping(loc, "allow", _VALUE_LIST_KEYS)
+    if entries is None:
+        return None
+    lists = _value_list(c, entries, "allow")
+    return ValueList(*lists) if lists is not None else None
+
+
+def _deny(c: _Checker, loc: _Loc, entities: dict[str, EntityRule] | None) -> tuple[DenyRule, ...] | None:
+    """``deny: [{kind, values, patterns}]``: the kind must be one the policy masks."""
+    if loc.value is None:
+        return ()
+    items = c.typed(loc, "deny", (list,), "a list")
+    if items is None:
+        return None
+    before = len(c.issues)
+    rules: list[DenyRule] = []
+    for i, item in enumerate(items):
+        path = f"deny[{i}]"
+        entries = c.mapping(item, path, _DENY_KEYS)
+        if entries is None:
+            continue
+        if "kind" not in entries:
+            c.add("missing_key", f"{path}.kind", item.line, "required key is missing")
+            continue
+        k_loc = entries["kind"][1]
+        kind = c.text(k_loc, f"{path}.kind")
+        if kind is not None and kind not in ALL_KINDS:
+            c.add("unknown_entity", f"{path}.kind", k_loc.line, "not an entity kind Masker knows" + _hint(kind, ALL_KINDS))
+            continue
+        rule = entities.get(kind) if entities is not None and kind is not None else None
+        if rule is not None and (not rule.enabled or rule.action == "passthrough"):
+            c.add("invalid_value", f"{path}.kind", k_loc.line,
+                  "this kind is disabled or passed through by the policy, so a deny-list entry could not mask it")
+        lists = _value_list(c, entries, path)
+        if kind is not None and lists is not None:
+            if not lists[0] and not lists[1]:
+                c.add("invalid_value", path, item.line, "needs values or patterns")
+            rules.append(DenyRule(kind, *lists))
+    return tuple(rules) if len(c.issues) == before else None
+
+
 def _passes(c: _Checker, loc: _Loc) -> tuple[str, ...] | None:
     items = c.typed(loc, "passes", (list,), "a list")
     if items is None:
@@ -425,7 +524,7 @@ def _validate(root: _Loc, env: Mapping[str, str] | None) -> tuple[dict[str, Any]
         tokenization = fields.get("tokenization")
         if tokenization is not None and tokenization not in SCOPED_TOKENIZATIONS:
             message = (
-                f"does not apply to {tokenization}: MSK1 tokens are the same in every scope"
+                f"does not apply to {tokenization}: {AEAD_SCHEME} tokens are the same in every scope"
                 " (not scope-bound by design); delete it, or use vault-deterministic"
             )
             c.add("inapplicable_key", "token_scope", s_loc.line, message)
@@ -445,6 +544,12 @@ def _validate(root: _Loc, env: Mapping[str, str] | None) -> tuple[dict[str, Any]
             fields["scan_roles"] = None if bad else tuple(r for r, _, _ in items)
     if "media" in top:
         fields["media"] = c.choice(top["media"][1], "media", MEDIA_MODES)
+    if "recognizers" in top:
+        fields["recognizers"] = _recognizers(c, top["recognizers"][1])
+    if "allow" in top:
+        fields["allow"] = _allow(c, top["allow"][1])
+    if "deny" in top:
+        fields["deny"] = _deny(c, top["deny"][1], fields.get("entities"))
     return fields, c.issues
 
 
@@ -455,13 +560,13 @@ def policy_document(policy: Policy) -> dict[str, Any]:
     """The normalized policy document (defaults filled in, aliases resolved)."""
     entities = {}
     for kind, rule in sorted(policy.entities.items()):
-        doc = asdict(rule)
-        del doc["kind"]
-        doc["confidence_threshold"] = float(rule.confidence_threshold)
-        doc["patterns"] = list(rule.patterns)
-        doc["context"] = list(rule.context)
-        entities[kind] = doc
-    return {
+        entity = asdict(rule)
+        del entity["kind"]
+        entity["confidence_threshold"] = float(rule.confidence_threshold)
+        entity["patterns"] = list(rule.patterns)
+        entity["context"] = list(rule.context)
+        entities[kind] = entity
+    doc: dict[str, Any] = {
         "name": policy.name,
         "version": policy.version,
         "description": policy.description,
@@ -474,6 +579,17 @@ def policy_document(policy: Policy) -> dict[str, Any]:
         "scan_roles": list(policy.scan_roles),
         "media": policy.media,
     }
+    # Written only when used, so that a policy without them keeps its hash.
+    if policy.recognizers:
+        doc["recognizers"] = {
+            rid: {"enabled": r.enabled, "confidence_threshold": r.confidence_threshold}
+            for rid, r in sorted(policy.recognizers.items())
+        }
+    if policy.allow.values or policy.allow.patterns:
+        doc["allow"] = {"values": list(policy.allow.values), "patterns": list(policy.allow.patterns)}
+    if policy.deny:
+        doc["deny"] = [{"kind": d.kind, "values": list(d.values), "patterns": list(d.patterns)} for d in policy.deny]
+    return doc
 
 
 def policy_hash(policy: Policy) -> str:

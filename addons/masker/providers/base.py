@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from masker.engine import MaskingError, TextField
-from masker.stream.guard import might_hold_token, rehydrate_text_end
+from masker.stream.guard import rehydrate_text_end
+from masker.tokens.scheme import TOKEN_MARK, might_hold_token
 
 MaskFn = Callable[[list[TextField]], list[str]]
 
@@ -202,7 +203,7 @@ def rehydrate_leaves(value: Any, rehydrate: RehydrateFn) -> tuple[Any, bool]:
         changed = False
         new: dict[str, Any] = {}
         for k, v in value.items():
-            nk = rehydrate_text_end(k, rehydrate) if isinstance(k, str) and "MSK" in k else k
+            nk = rehydrate_text_end(k, rehydrate) if isinstance(k, str) and TOKEN_MARK in k else k
             if k in OPAQUE_KEYS and not isinstance(v, dict):
                 # a blob (base64 str) or an embedding (a list of numbers): looked at
                 # only when a string holds a mark; the byte guard sees the rest

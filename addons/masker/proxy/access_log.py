@@ -46,7 +46,7 @@ from masker.providers import url
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.upstream import ANSWERED_KEY, ERROR_KEY
 from masker.scope import Scope
-from masker.tokens.scheme import KID_RE, KIND_RE
+from masker.tokens.scheme import KID_RE, KIND_RE, MIN_AEAD_BODY_LEN, SCHEME_RE, TOKEN_MARK
 
 log = logging.getLogger("masker.access")
 
@@ -59,7 +59,7 @@ _SCOPE, _LLM, _LOCAL, _REFUSED = SCOPE_KEY, "masker_llm", "masker_local", "maske
 _ANSWERED, _UPSTREAM_ERROR = ANSWERED_KEY, ERROR_KEY
 # For counting only (the rehydrator validates tokens with TOKEN_RE): the stdlib ``re``
 # with a fixed-length body prefix is ~4x faster than a TOKEN_RE scan (~20 us per KB).
-_TOKEN_KIND_RE = re.compile(rf"MSK(?:V1|1)\.({KIND_RE})\.{KID_RE}\.[A-Z2-7]{{16}}")
+_TOKEN_KIND_RE = re.compile(rf"{SCHEME_RE}\.({KIND_RE})\.{KID_RE}\.[A-Z2-7]{{{MIN_AEAD_BODY_LEN}}}")
 _REDACTED_RE = re.compile(rf"\[REDACTED:({KIND_RE})\]")
 
 
@@ -67,7 +67,7 @@ def replacement_kinds(texts: Sequence[str]) -> collections.Counter[str]:
     """Tokens and ``[REDACTED:KIND]`` markers in ``texts``, by kind."""
     counts: collections.Counter[str] = collections.Counter()
     for text in texts:
-        if "MSK" in text:
+        if TOKEN_MARK in text:
             counts.update(m.group(1) for m in _TOKEN_KIND_RE.finditer(text))
         if "[REDACTED:" in text:
             counts.update(m.group(1) for m in _REDACTED_RE.finditer(text))

@@ -38,7 +38,7 @@ from masker.policy import recall
 from masker.policy.catalog import ReloadOutcome
 from masker.policy.coverage import coverage_matrix, with_measured_recall
 from masker.proxy.engine_holder import EngineHolder
-from masker.proxy.options import data_dir
+from masker.proxy.options import default_admin_token
 
 log = logging.getLogger("masker.proxy")
 
@@ -74,14 +74,14 @@ class SidecarBackend:
             raise LookupError("no running engine")
         with self._journal_lock:
             if self._journal is None:  # the keys come from the environment: the same for every rebuild
-                self._journal = JournalView(data_dir() / "journal", runtime.audit_key, runtime.signing_key.verify_key)
+                self._journal = JournalView(self.holder.data_dir / "journal", runtime.audit_key, runtime.signing_key.verify_key)
             return self._journal
 
     def session_report(self, session: str) -> dict[str, Any]:
         runtime = self.holder.runtime
         if runtime is None:
             raise LookupError("no running engine")
-        directory, policy, model_dir = data_dir(), runtime.policy, runtime.model_dir
+        directory, policy, model_dir = self.holder.data_dir, runtime.policy, runtime.model_dir
         model = recall.model_id(model_dir) if model_dir is not None else None
         record = recall.load_record(model_dir)
         json_path, pdf_path = build_report(
@@ -98,7 +98,7 @@ class SidecarBackend:
                 "public_key_pem": pub, "files": {"json": json_path.name, "pdf": pdf_path.name}}
 
     def data_dir(self) -> Path:
-        return data_dir()
+        return self.holder.data_dir
 
     def engine(self) -> Any:
         return self.holder.engine
@@ -167,6 +167,9 @@ class AdminListener:
         self._server: tornado.httpserver.HTTPServer | None = None
         self.backend: SidecarBackend | None = None
         self.address: tuple[str, int] | None = None  # where it listens (the bound port when 0 was asked)
+        # parsed by ``configure``: masker_admin_listen (None: off) and the shared masker_admin_token
+        self._listen: tuple[str, int] | None = parse_listen(DEFAULT_ADMIN_LISTEN)
+        self._token = default_admin_token()
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -175,32 +178,38 @@ class AdminListener:
         )
 
     def configure(self, updated: set[str]) -> None:
-        if "masker_admin_listen" in updated and ctx.options.masker_admin_listen:
-            try:
-                host, port = parse_listen(ctx.options.masker_admin_listen)
-            except ValueError as e:
-                raise exceptions.OptionsError(f"masker_admin_listen: {e}") from None
-            proxy_port = ctx.options.listen_port or 8080
-            if port == proxy_port and host in (ctx.options.listen_host or "0.0.0.0", "0.0.0.0", "::"):
-                raise exceptions.OptionsError("masker_admin_listen must not be the proxy's own address")
+        if "masker_admin_token" in updated:
+            self._token = ctx.options.masker_admin_token
+        if "masker_admin_listen" in updated:
+            self._listen = None
+            if ctx.options.masker_admin_listen:
+                try:
+                    host, port = parse_listen(ctx.options.masker_admin_listen)
+                except ValueError as e:
+                    raise exceptions.OptionsError(f"masker_admin_listen: {e}") from None
+                proxy_port = ctx.options.listen_port or 8080
+                if port == proxy_port and host in (ctx.options.listen_host or "0.0.0.0", "0.0.0.0", "::"):
+                    raise exceptions.OptionsError("masker_admin_listen must not be the proxy's own address")
+                self._listen = (host, port)
 
     def running(self) -> None:
         if self._holder.startup_failure or self._server is not None:
             return
-        listen, token = ctx.options.masker_admin_listen, ctx.options.masker_admin_token
-        if not listen:
+        listen, token = self._listen, self._token
+        if listen is None:
             log.info("admin API off (masker_admin_listen is empty)")
             return
         if not token:
             log.info("admin API off: MASKER_ADMIN_TOKEN is not set (no live view, admin API or /metrics)")
             return
-        host, port = parse_listen(listen)
+        host, port = listen
         self.backend = SidecarBackend(self._holder, token, self._live)
         server = tornado.httpserver.HTTPServer(make_app(self.backend), xheaders=False)
         try:
             sockets = tornado.netutil.bind_sockets(port, host)
         except OSError as e:
-            log.error("admin listener cannot listen on %s: %s", listen, e.strerror or type(e).__name__)
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            log.error("admin listener cannot listen on %s: %s", where, e.strerror or type(e).__name__)
             ctx.master.shutdown()
             return
         server.add_sockets(sockets)

@@ -26,6 +26,15 @@ from masker.proxy.identity import SCOPE_KEY
 class AgentUpstream:
     def __init__(self, engine: Callable[[], Engine | None]) -> None:
         self._engine = engine
+        # parsed by ``configure``: what this proxy intercepts
+        self._llm_hosts: tuple[str, ...] = routing.DEFAULT_LLM_HOSTS
+        self._reverse_targets: set[tuple[str, int]] = set()
+
+    def configure(self, updated: set[str]) -> None:
+        if "masker_llm_hosts" in updated:
+            self._llm_hosts = tuple(ctx.options.masker_llm_hosts)
+        if "mode" in updated:
+            self._reverse_targets = set(routing.reverse_targets(ctx.options.mode))
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or flow.metadata.get("masker_local"):
@@ -40,8 +49,7 @@ class AgentUpstream:
             parts = urlsplit(upstream)
             host, scheme = parts.hostname or "", parts.scheme
             port = parts.port or (443 if scheme == "https" else 80)
-            llm_host = routing.is_llm_host(host, ctx.options.masker_llm_hosts)
-            allowed = llm_host or (host, port) in routing.reverse_targets(ctx.options.mode)
+            allowed = routing.is_llm_host(host, self._llm_hosts) or (host, port) in self._reverse_targets
             if not allowed:
                 errors.refuse(flow, 403, "upstream_not_allowed",
                               "the agent's upstream is not an LLM host this proxy intercepts; nothing was forwarded")

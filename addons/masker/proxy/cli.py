@@ -65,7 +65,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                      help="log lines as text (default) or one JSON object per line (default $MASKER_LOG_FORMAT or text)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="OPTION=VALUE",
                      help="any other mitmproxy / masker_* option, repeatable")
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=cmd_run, started=None)  # masker.cli.main sets started: when the process began
 
     cap = subparsers.add_parser(
         "ca", help="write the CA bundle app containers must trust; print export lines for eval or source",
@@ -111,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from masker.proxy.master import run_master
 
-    started = getattr(args, "started", None) or time.monotonic()
+    started = args.started or time.monotonic()
     if args.database_url:
         os.environ[DATABASE_URL_ENV] = args.database_url  # read there by the runtime and the worker processes
     settings = run_settings(args)

@@ -40,16 +40,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import ctx
+from mitmproxy import ctx, exceptions
 
 from masker import metrics
 from masker.audit.keys import audit_key_from_env
 from masker.audit.verify import verify_journal
 from masker.audit.witness import witness_dirs_from_env
 from masker.engine import Engine
+from masker.engine_pool import MAX_WORKERS, default_workers
 from masker.policy.catalog import ReloadOutcome, issues_json
 from masker.policy.load import PolicyError, check_policy_file, default_policy_path
-from masker.proxy.options import audit_window, data_dir, detect_timeout
+from masker.proxy.options import (
+    DEFAULT_DETECT_TIMEOUT,
+    parse_data_dir,
+    parse_detect_timeout,
+    parse_policy,
+)
 from masker.proxy.recorder import AuditRecorder
 from masker.runtime import Runtime, StartupError, is_production, open_runtime
 
@@ -58,6 +64,24 @@ log = logging.getLogger("masker.proxy")
 EngineFactory = Callable[..., Engine | Runtime]  # open_runtime builds a Runtime; test factories a bare Engine
 DEV_KEYS_FILE = "dev-keys.env"  # written by masker.runtime outside production
 _WATCHED = {"masker_policy", "masker_data_dir", "masker_audit_window", "masker_workers", "masker_detect_timeout"}
+DEFAULT_AUDIT_WINDOW = "0.02"
+
+
+def parse_audit_window(raw: str) -> float:
+    """``masker_audit_window`` in seconds, in [0, 5]."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 5:
+        raise exceptions.OptionsError(f"masker_audit_window must be a number of seconds in [0, 5], not {raw!r}")
+    return value
+
+
+def parse_workers(value: int) -> int:
+    if not 0 <= value <= MAX_WORKERS:
+        raise exceptions.OptionsError(f"masker_workers must be between 0 and {MAX_WORKERS}")
+    return value
 
 
 class EngineHolder:
@@ -68,7 +92,9 @@ class EngineHolder:
     runtime is closed (shutdown or rebuild), so no queued event is lost.
 
     ``engine`` fixes the engine (unit tests); else ``factory`` (default
-    ``masker.runtime.open_runtime``) builds it from the options.
+    ``masker.runtime.open_runtime``) builds it from the options. Owns
+    ``masker_workers`` and ``masker_audit_window``; parses those and the
+    shared engine options (policy, data dir, detect timeout) in ``configure``.
     """
 
     def __init__(self, engine: Engine | None = None, *, factory: EngineFactory | None = None) -> None:
@@ -84,6 +110,38 @@ class EngineHolder:
         self.startup_failure: str | None = None  # why the engine could not be built at start-up
         self.build_seconds: float | None = None
         self._reload_lock = threading.Lock()
+        # the engine options as parsed by ``configure`` (these defaults are the options' own)
+        self._policy: Path | None = None
+        self._data_dir = parse_data_dir("")
+        self._workers = default_workers()
+        self._detect_timeout = parse_detect_timeout(DEFAULT_DETECT_TIMEOUT)
+        self._audit_window = parse_audit_window(DEFAULT_AUDIT_WINDOW)
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "masker_workers",
+            int,
+            default_workers(),
+            "Worker processes that mask requests (0: mask inside the proxy process). "
+            "Default: one per core up to 4, none on a single core.",
+        )
+        loader.add_option(
+            "masker_audit_window",
+            str,
+            DEFAULT_AUDIT_WINDOW,
+            "Seconds the audit recorder waits to batch after-the-fact events (request_forwarded, rehydration) "
+            "into one journal append; detection events are always journaled before the request is forwarded.",
+        )
+
+    @property
+    def data_dir(self) -> Path:
+        """``masker_data_dir`` as parsed (else ``$MASKER_DATA_DIR``, else ``./.data``)."""
+        return self._data_dir
+
+    @property
+    def policy_file(self) -> Path:
+        """The policy file a reload reads: ``masker_policy``, else the shipped one."""
+        return self._policy or default_policy_path()
 
     def unready(self) -> str | None:
         """Why requests are refused now (None: ready): no engine, a latched journal or recorder, an
@@ -101,6 +159,17 @@ class EngineHolder:
         return None
 
     def configure(self, updated: set[str]) -> None:
+        o = ctx.options
+        if "masker_workers" in updated:
+            self._workers = parse_workers(o.masker_workers)
+        if "masker_audit_window" in updated:
+            self._audit_window = parse_audit_window(o.masker_audit_window)
+        if "masker_detect_timeout" in updated:
+            self._detect_timeout = parse_detect_timeout(o.masker_detect_timeout)
+        if "masker_policy" in updated:
+            self._policy = parse_policy(o.masker_policy)
+        if "masker_data_dir" in updated:
+            self._data_dir = parse_data_dir(o.masker_data_dir)
         # Built in ``running`` at startup (once every option is final), then
         # rebuilt whenever an engine option changes.
         if not self._fixed and self._running and updated & _WATCHED:
@@ -134,11 +203,11 @@ class EngineHolder:
         started = time.monotonic()
         try:
             policy = self._policy_path()
-            workers = ctx.options.masker_workers
-            log.info("loading policy %s, data dir %s, %s", policy or f"{default_policy_path()} (shipped)", data_dir(),
+            workers = self._workers
+            log.info("loading policy %s, data dir %s, %s", policy or f"{default_policy_path()} (shipped)", self._data_dir,
                      f"{workers} worker processes" if workers else "masking in the proxy process")
             built = self._factory(
-                policy, data_dir(), os.environ, workers=workers, detect_timeout=detect_timeout()
+                policy, self._data_dir, os.environ, workers=workers, detect_timeout=self._detect_timeout
             )
             if isinstance(built, Runtime):
                 self._runtime, self.engine = built, built.engine
@@ -146,7 +215,7 @@ class EngineHolder:
                 metrics.set_vault_rows(built.vault.count)
             else:  # a bare engine (the test entry script's fake)
                 self.engine = built
-            self.recorder = AuditRecorder(self.engine.record, window=audit_window() or 0.0)
+            self.recorder = AuditRecorder(self.engine.record, window=self._audit_window)
             self.problem = None
             self.build_seconds = time.monotonic() - started
             log.info("masker engine ready in %.1f s (%s)", self.build_seconds, self.describe())
@@ -182,9 +251,8 @@ class EngineHolder:
             if runtime is None or self.engine is None:
                 return ReloadOutcome(False, 0, message=f"no running engine to reload ({self.problem or 'fixed engine'})")
             old = runtime.engine
-            path = Path(ctx.options.masker_policy) if ctx.options.masker_policy else default_policy_path()
             try:
-                engines = runtime.reload(runtime.read_catalog(path))
+                engines = runtime.reload(runtime.read_catalog(self.policy_file))
             except PolicyError as e:
                 metrics.policy_reloaded(False)
                 for line in explain(e):
@@ -203,17 +271,15 @@ class EngineHolder:
             return ReloadOutcome(True, engines.generation, old.policy.hash, engines.policy.hash,
                                  len(engines.catalog.agents), message="reloaded")
 
-    @staticmethod
-    def _policy_path() -> Path | None:
+    def _policy_path(self) -> Path | None:
         """``masker_policy`` (None: the shipped one); a missing file is an error, never a fallback.
 
         With ``MASKER_DEV=1`` outside production, an invalid policy is logged
         (warnings: codes, paths, lines) and the shipped default is used.
         """
-        raw = ctx.options.masker_policy
-        if not raw:
+        path = self._policy
+        if path is None:
             return None
-        path = Path(raw)
         if not path.is_file():
             raise StartupError(f"policy file not found: {path}")
         if os.environ.get("MASKER_DEV", "").strip() == "1" and not is_production(os.environ):
@@ -243,7 +309,7 @@ class EngineHolder:
 
     def verify(self) -> dict[str, Any]:
         """Verify the audit journal of the data dir (for ``POST /audit/verify``)."""
-        directory = data_dir()
+        directory = self._data_dir
         runtime = self.runtime
         key = runtime.audit_key if runtime is not None else _audit_key(directory)
         verify_key = runtime.signing_key.verify_key if runtime is not None else None

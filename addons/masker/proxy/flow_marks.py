@@ -56,11 +56,6 @@ def comment_for(fields: dict) -> str:
     return f"{head}. {where}. Masked: {masked}. Added {fields['added_ms']} ms."
 
 
-def _stored_by_mitmproxy() -> bool:
-    """``store_streamed_bodies`` is on: mitmproxy keeps the whole stream itself."""
-    return "store_streamed_bodies" in ctx.options and bool(ctx.options.store_streamed_bodies)
-
-
 class _Copy:
     """The first ``limit`` bytes a stream callable emitted."""
 
@@ -89,6 +84,11 @@ class FlowMarks:
     def __init__(self, keep_bytes: int = KEEP_STREAM_BYTES) -> None:
         self._keep = keep_bytes
         self._copies: weakref.WeakKeyDictionary[http.HTTPFlow, _Copy] = weakref.WeakKeyDictionary()
+        self._stored_by_mitmproxy = False  # store_streamed_bodies (mitmweb's): mitmproxy keeps the whole stream
+
+    def configure(self, updated: set[str]) -> None:
+        if "store_streamed_bodies" in updated:  # an option of mitmweb only
+            self._stored_by_mitmproxy = bool(ctx.options.store_streamed_bodies)
 
     @staticmethod
     def _ui() -> bool:
@@ -100,7 +100,7 @@ class FlowMarks:
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         try:
             resp = flow.response
-            if resp is None or not callable(resp.stream) or not self._ui() or _stored_by_mitmproxy():
+            if resp is None or not callable(resp.stream) or not self._ui() or self._stored_by_mitmproxy:
                 return
             inner: Callable = resp.stream
             copy = _Copy(self._keep)

@@ -37,6 +37,8 @@ from masker.ids import (  # noqa: F401 - the id rule, re-exported for the proxy'
 from masker.proxy import errors, routing
 from masker.scope import DEFAULT_AGENT, Scope
 
+DEFAULT_SESSION = "default"
+
 AGENT_HEADER = "x-masker-agent"
 SESSION_HEADER = "x-masker-session"
 STRIPPED_HEADERS = (AGENT_HEADER, SESSION_HEADER, "x-masker-admin-token", "proxy-authorization")
@@ -68,17 +70,29 @@ def split_agent_path(path: str) -> tuple[str | None, str]:
 
 
 class Identity:
-    """Attaches ``flow.metadata["masker_scope"]`` and strips Masker headers."""
+    """Attaches ``flow.metadata["masker_scope"]`` and strips Masker headers.
+
+    Owns ``masker_default_session`` (checked once, in ``configure``).
+    """
 
     def __init__(self) -> None:
         self._conn_user: weakref.WeakKeyDictionary[connection.Client, str] = weakref.WeakKeyDictionary()
+        self._default_session = DEFAULT_SESSION
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "masker_default_session", str, DEFAULT_SESSION, "Session used when a request has no X-Masker-Session header."
+        )
 
     def configure(self, updated: set[str]) -> None:
         if "masker_default_session" in updated:
             session = ctx.options.masker_default_session.strip()
-            problem = id_problem(session) if session else None
+            if not session:
+                raise exceptions.OptionsError("masker_default_session must not be empty")
+            problem = id_problem(session)
             if problem is not None:
                 raise exceptions.OptionsError(f"masker_default_session {problem}")
+            self._default_session = session
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         try:
@@ -110,8 +124,8 @@ class Identity:
             agent = check_agent_id(headers[AGENT_HEADER].strip(), "X-Masker-Agent")
         if agent is None:
             agent = proxy_auth_user(headers.get("proxy-authorization")) or self._conn_user.get(flow.client_conn)
-        session = headers.get(SESSION_HEADER, "").strip() or ctx.options.masker_default_session
-        session = check_session_id(session, "X-Masker-Session")
+        header = headers.get(SESSION_HEADER, "").strip()
+        session = check_session_id(header, "X-Masker-Session") if header else self._default_session
         for name in STRIPPED_HEADERS:
             headers.pop(name, None)
         return Scope(agent or DEFAULT_AGENT, session)

@@ -16,6 +16,7 @@ from typing import Any
 from mitmproxy import ctx, http
 
 from masker.proxy import errors, routing
+from masker.proxy.options import default_admin_token
 
 log = logging.getLogger("masker.proxy")
 
@@ -33,6 +34,11 @@ class LocalEndpoints:
     def __init__(self, ready: Callable[[], str | None], verify: Callable[[], dict[str, Any]] | None) -> None:
         self._ready = ready
         self._verify = verify
+        self._admin_token = default_admin_token()  # masker_admin_token, updated in configure
+
+    def configure(self, updated: set[str]) -> None:
+        if "masker_admin_token" in updated:
+            self._admin_token = ctx.options.masker_admin_token
 
     async def request(self, flow: http.HTTPFlow) -> None:
         try:
@@ -58,7 +64,7 @@ class LocalEndpoints:
     async def _audit_verify(self, flow: http.HTTPFlow) -> http.Response:
         if flow.request.method != "POST":
             return errors.error_response(405, "method_not_allowed", "use POST")
-        expected = ctx.options.masker_admin_token
+        expected = self._admin_token
         given = flow.request.headers.get(ADMIN_HEADER, "")
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             return errors.error_response(403, "forbidden", "admin token missing or wrong (or masker_admin_token unset)")

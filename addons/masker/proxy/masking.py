@@ -31,7 +31,7 @@ from masker.providers.base import loads_strict
 from masker.proxy import access_log, errors, routing
 from masker.proxy.codec import BodyTooLarge, decode_bounded
 from masker.proxy.identity import SCOPE_KEY
-from masker.proxy.options import detect_timeout, max_body_bytes
+from masker.proxy.options import DEFAULT_DETECT_TIMEOUT, DEFAULT_MAX_BODY, parse_detect_timeout, parse_max_body
 from masker.proxy.recorder import AuditRecorder
 from masker.scope import Scope
 
@@ -100,8 +100,22 @@ def mask_url(path: str, pairs: list[tuple[str, str]], mask: MaskFn) -> list[tupl
     return None if new == pairs else new
 
 
-class Masking:
-    """``engine`` / ``recorder``: zero-argument callables returning the current one or None."""
+class _LlmHosts:
+    """``masker_llm_hosts`` as the last ``configure`` saw it (the option's default until then)."""
+
+    def __init__(self) -> None:
+        self.llm_hosts: tuple[str, ...] = routing.DEFAULT_LLM_HOSTS
+
+    def configure(self, updated: set[str]) -> None:
+        if "masker_llm_hosts" in updated:
+            self.llm_hosts = tuple(ctx.options.masker_llm_hosts)
+
+
+class Masking(_LlmHosts):
+    """``engine`` / ``recorder``: zero-argument callables returning the current one or None.
+
+    Parses ``masker_llm_hosts``, ``masker_max_body`` and ``masker_detect_timeout`` in ``configure``.
+    """
 
     def __init__(
         self,
@@ -109,15 +123,25 @@ class Masking:
         recorder: Callable[[], AuditRecorder | None],
         problem: Callable[[], str | None] = lambda: None,
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._recorder = recorder
         self._problem = problem
+        self._max_body = parse_max_body(DEFAULT_MAX_BODY)
+        self._timeout = parse_detect_timeout(DEFAULT_DETECT_TIMEOUT)
+
+    def configure(self, updated: set[str]) -> None:
+        super().configure(updated)
+        if "masker_max_body" in updated:
+            self._max_body = parse_max_body(ctx.options.masker_max_body)
+        if "masker_detect_timeout" in updated:
+            self._timeout = parse_detect_timeout(ctx.options.masker_detect_timeout)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or flow.metadata.get("masker_local"):
             return
         try:
-            if not routing.is_llm_flow(flow, ctx.options.masker_llm_hosts):
+            if not routing.is_llm_flow(flow, self.llm_hosts):
                 return  # plain-HTTP proxy request to a non-LLM host: not ours
             flow.metadata[LLM_KEY] = True
             await self._mask(flow)
@@ -145,7 +169,7 @@ class Masking:
             raise Refusal(415, "unsupported_media_type", "Masker forwards only application/json request bodies")
         policy = engine.policy_for(scope.agent)
         path, media = api_path(flow), policy.media
-        limit, timeout = max_body_bytes() or 0, detect_timeout() or 0.0
+        limit, timeout = self._max_body, self._timeout
         deadline = time.monotonic() + timeout
         event = Event(kind=REQUEST_FORWARDED, agent=scope.agent, session=scope.session,
                       policy=policy.name, policy_hash=policy.hash,
@@ -209,7 +233,7 @@ class Masking:
         recorder.record([event])  # the request is refused either way: no need to wait for the fsync
 
 
-class ForwardGuard:
+class ForwardGuard(_LlmHosts):
     """Last addon in the request chain: an LLM flow not marked as masked is refused.
 
     Defence in depth against a masking hook that was skipped or raised
@@ -226,7 +250,7 @@ class ForwardGuard:
         for key in (MASKED_KEY, LLM_KEY, "masker_local"):
             flow.metadata.pop(key, None)
         try:
-            if flow.request.stream and routing.is_llm_flow(flow, ctx.options.masker_llm_hosts):
+            if flow.request.stream and routing.is_llm_flow(flow, self.llm_hosts):
                 log.warning("masker turned off request body streaming for an LLM flow (it would bypass masking)")
                 flow.request.stream = False
         except Exception as e:  # noqa: BLE001
@@ -236,7 +260,7 @@ class ForwardGuard:
         try:
             if flow.response is not None or flow.metadata.get(MASKED_KEY):
                 return
-            if flow.metadata.get(LLM_KEY) or routing.is_llm_flow(flow, ctx.options.masker_llm_hosts):
+            if flow.metadata.get(LLM_KEY) or routing.is_llm_flow(flow, self.llm_hosts):
                 errors.refuse(flow, 502, "not_masked", "request was not masked; nothing was forwarded")
         except Exception as e:  # noqa: BLE001
             errors.fail_closed(flow, "guard", e)

@@ -22,10 +22,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from mitmproxy import ctx, options
+from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.tools.dump import DumpMaster
 from mitmproxy.utils import human
 
 from masker import logs
+from masker.proxy import routing
 from masker.proxy.assembly import sidecar_addons
 
 log = logging.getLogger("masker")
@@ -45,15 +47,15 @@ PRODUCTION_DEFAULTS: dict[str, Any] = {
 }
 
 
-def describe_mode(mode: Any, llm_hosts: Sequence[str] = (), address: str = "HOST:PORT") -> str:
-    """What a listener of ``mode`` (a mitmproxy ``ProxyMode``) does, in words."""
-    kind = getattr(mode, "type_name", "?")
+def describe_mode(mode: ProxyMode, llm_hosts: Sequence[str] = (), address: str = "HOST:PORT") -> str:
+    """What a listener of ``mode`` does, in words."""
+    kind = mode.type_name
     if kind == "regular":
         hosts = ", ".join(llm_hosts) or "no host"
         return f"regular proxy (HTTPS_PROXY=http://AGENT@{address}): masks {hosts}; tunnels other hosts untouched"
     if kind == "reverse":
         return f"reverse proxy to {mode.data} (base_url http://{address}/proxy/AGENT/...)"
-    return f"{getattr(mode, 'description', kind)} ({getattr(mode, 'full_spec', kind)})"
+    return f"{mode.description} ({mode.full_spec})"
 
 
 def listener_lines(servers: Any, llm_hosts: Sequence[str] = ()) -> tuple[list[str], list[str]]:
@@ -79,6 +81,14 @@ class StartupReport:
         self.started = started
         self.web = web
         self.failed: str | None = None
+        self._llm_hosts: Sequence[str] = routing.DEFAULT_LLM_HOSTS  # the options' defaults until configure
+        self._web_password = False
+
+    def configure(self, updated: set[str]) -> None:
+        if "masker_llm_hosts" in updated:
+            self._llm_hosts = tuple(ctx.options.masker_llm_hosts)
+        if "web_password" in updated:
+            self._web_password = bool(ctx.options.web_password)
 
     def running(self) -> None:
         holder = ctx.master.addons.get("engineholder")
@@ -95,7 +105,7 @@ class StartupReport:
             ctx.master.shutdown()
             return
         server = ctx.master.addons.get("proxyserver")
-        up, down = listener_lines(server.servers if server is not None else [], ctx.options.masker_llm_hosts)
+        up, down = listener_lines(server.servers if server is not None else [], self._llm_hosts)
         for line in down:
             log.error("masker listener not running: %s", line)
         for line in up:
@@ -103,14 +113,13 @@ class StartupReport:
         if self.web:
             self._print_web_url()
         log.info("masker ready in %.1f s (%s; data dir %s)", time.monotonic() - self.started,
-                 holder.describe(), ctx.options.masker_data_dir or ".data")
+                 holder.describe(), holder.data_dir)
 
-    @staticmethod
-    def _print_web_url() -> None:
-        url = getattr(ctx.master, "web_url", None)
+    def _print_web_url(self) -> None:
+        url = getattr(ctx.master, "web_url", None)  # WebMaster only
         if not url:
             return
-        if ctx.options.web_password:
+        if self._web_password:
             how = "log in with $MASKER_WEB_PASSWORD"
         else:
             how = "the token in this URL is the password, printed only here, never logged; set MASKER_WEB_PASSWORD to fix one"

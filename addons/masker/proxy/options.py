@@ -1,4 +1,17 @@
-"""Masker's mitmproxy options: declared in ``load``, validated in ``configure``.
+"""Masker's shared mitmproxy options: declared in ``load``, validated in ``configure``.
+
+Each addon owns and parses its options in its own ``configure`` (never on a
+request), starting from the parsed default: as for mitmproxy's own addons,
+``configure`` is called with the options that changed, and an option left
+at its default may never be in ``updated`` (``masker run`` embeds the
+master). ``MaskerOptions`` declares the options several addons read
+(policy, data dir, LLM hosts, detect timeout, body limit, admin token) and
+the parse functions below, which every reader calls on the raw value and
+which raise the one ``OptionsError`` that stops start-up. Options only one
+addon reads are declared by that addon (``masker_workers`` and
+``masker_audit_window``: ``EngineHolder``; ``masker_default_session``:
+``Identity``; ``masker_ws_keep_messages``: ``RealtimeSocket``; the upstream
+limits: ``UpstreamGuard``; ``masker_admin_listen``: ``AdminListener``).
 
 Options can be changed at run time (``--set``, mitmweb's options editor), so
 none of them may choose code: the engine factory is a constructor argument
@@ -21,16 +34,58 @@ from pathlib import Path
 from mitmproxy import ctx, exceptions
 from mitmproxy.utils import human
 
-from masker.engine_pool import MAX_WORKERS, default_workers
 from masker.proxy import routing
 
 log = logging.getLogger("masker.proxy")
 
 DEFAULT_MAX_BODY = "16m"
+DEFAULT_DETECT_TIMEOUT = "10"
+
+
+def default_admin_token() -> str:
+    """``masker_admin_token``'s default: ``$MASKER_ADMIN_TOKEN`` (what its readers start from, too)."""
+    return os.environ.get("MASKER_ADMIN_TOKEN", "")
+
+
+def parse_detect_timeout(raw: str) -> float:
+    """``masker_detect_timeout`` in seconds (a string option: mitmproxy cannot ``--set`` floats)."""
+    value = _number(raw)
+    if value is None or not 0 < value < float("inf"):
+        raise exceptions.OptionsError(f"masker_detect_timeout must be a number of seconds > 0, not {raw!r}")
+    return value
+
+
+def parse_max_body(raw: str) -> int:
+    """``masker_max_body`` in bytes (``16m``, ``64k``...)."""
+    try:
+        value = human.parse_size(raw)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise exceptions.OptionsError(f"invalid masker_max_body {raw!r}")
+    return value
+
+
+def parse_data_dir(raw: str) -> Path:
+    """``masker_data_dir``, else ``$MASKER_DATA_DIR``, else ``./.data``."""
+    return Path(raw or os.environ.get("MASKER_DATA_DIR") or ".data")
+
+
+def parse_policy(raw: str) -> Path | None:
+    """``masker_policy``: the policy file, None for the shipped one."""
+    return Path(raw) if raw else None
+
+
+def _number(raw: str) -> float | None:
+    try:
+        return float(raw)
+    except ValueError:
+        return None
 
 
 class MaskerOptions:
-    """Declares every ``masker_*`` option; other Masker addons only read them."""
+    """Declares the ``masker_*`` options several addons share, and validates them
+    (and the mitmproxy settings they imply) once per change."""
 
     def load(self, loader) -> None:
         loader.add_option("masker_policy", str, "", "Mask policy YAML (empty: the shipped policy).")
@@ -41,32 +96,17 @@ class MaskerOptions:
             list(routing.DEFAULT_LLM_HOSTS),
             "LLM API hosts intercepted in regular mode (host.name or *.host.name); others are tunnelled untouched.",
         )
-        loader.add_option("masker_detect_timeout", str, "10", "Seconds masking may take before the request is refused (503).")
         loader.add_option(
-            "masker_audit_window",
-            str,
-            "0.02",
-            "Seconds the audit recorder waits to batch after-the-fact events (request_forwarded, rehydration) "
-            "into one journal append; detection events are always journaled before the request is forwarded.",
+            "masker_detect_timeout", str, DEFAULT_DETECT_TIMEOUT,
+            "Seconds masking may take before the request is refused (503).",
         )
         loader.add_option(
             "masker_max_body", str, DEFAULT_MAX_BODY, "Largest request body (decoded) Masker accepts; larger gets 413."
         )
         loader.add_option(
-            "masker_admin_token", str, os.environ.get("MASKER_ADMIN_TOKEN", ""),
+            "masker_admin_token", str, default_admin_token(),
             "Admin token (default $MASKER_ADMIN_TOKEN): the admin listener's bearer token and "
             "X-Masker-Admin-Token of POST /audit/verify on the proxy port; empty disables both.",
-        )
-        loader.add_option("masker_default_session", str, "default", "Session used when a request has no X-Masker-Session header.")
-        loader.add_option(
-            "masker_ws_keep_messages", int, 64, "WebSocket messages kept per flow (older ones are dropped from memory)."
-        )
-        loader.add_option(
-            "masker_workers",
-            int,
-            default_workers(),
-            "Worker processes that mask requests (0: mask inside the proxy process). "
-            "Default: one per core up to 4, none on a single core.",
         )
 
     def running(self) -> None:
@@ -82,23 +122,8 @@ class MaskerOptions:
             raise exceptions.OptionsError(
                 "stream_large_bodies sends request bodies upstream unmasked; Masker refuses to run with it"
             )
-        if detect_timeout() is None:
-            raise exceptions.OptionsError(
-                f"masker_detect_timeout must be a number of seconds > 0, not {o.masker_detect_timeout!r}"
-            )
-        if audit_window() is None:
-            raise exceptions.OptionsError(
-                f"masker_audit_window must be a number of seconds in [0, 5], not {o.masker_audit_window!r}"
-            )
-        if not 0 <= o.masker_workers <= MAX_WORKERS:
-            raise exceptions.OptionsError(f"masker_workers must be between 0 and {MAX_WORKERS}")
-        if "masker_ws_keep_messages" in updated and o.masker_ws_keep_messages < 1:
-            raise exceptions.OptionsError("masker_ws_keep_messages must be >= 1")
-        if not o.masker_default_session.strip():
-            raise exceptions.OptionsError("masker_default_session must not be empty")
-        max_body = max_body_bytes()
-        if max_body is None or max_body <= 0:
-            raise exceptions.OptionsError(f"invalid masker_max_body {o.masker_max_body!r}")
+        parse_detect_timeout(o.masker_detect_timeout)
+        max_body = parse_max_body(o.masker_max_body)
         try:
             allow = routing.allow_hosts_for(o.masker_llm_hosts, o.mode)
         except ValueError as e:
@@ -121,33 +146,3 @@ class MaskerOptions:
             changes["body_size_limit"] = str(2 * max_body)
         if changes:
             o.update(**changes)
-
-
-def detect_timeout() -> float | None:
-    """``masker_detect_timeout`` in seconds (a string option: mitmproxy cannot ``--set`` floats)."""
-    try:
-        value = float(ctx.options.masker_detect_timeout)
-    except ValueError:
-        return None
-    return value if 0 < value < float("inf") else None
-
-
-def audit_window() -> float | None:
-    """``masker_audit_window`` in seconds, None when invalid."""
-    try:
-        value = float(ctx.options.masker_audit_window)
-    except ValueError:
-        return None
-    return value if 0 <= value <= 5 else None
-
-
-def max_body_bytes() -> int | None:
-    try:
-        return human.parse_size(ctx.options.masker_max_body)
-    except ValueError:
-        return None
-
-
-def data_dir() -> Path:
-    """``masker_data_dir``, else ``$MASKER_DATA_DIR``, else ``./.data``."""
-    return Path(ctx.options.masker_data_dir or os.environ.get("MASKER_DATA_DIR") or ".data")

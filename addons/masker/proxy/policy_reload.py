@@ -19,7 +19,6 @@ from typing import Any
 
 from mitmproxy import ctx
 
-from masker.policy.load import default_policy_path
 from masker.proxy.engine_holder import EngineHolder
 
 log = logging.getLogger("masker.proxy")
@@ -40,9 +39,14 @@ class PolicyReloader:
         self._watch: asyncio.Task[None] | None = None
         self._busy = asyncio.Lock()
         self._signal_loop: asyncio.AbstractEventLoop | None = None
+        self._watch_file_changes = False
 
     def load(self, loader: Any) -> None:
         loader.add_option("masker_policy_watch", bool, False, "Reload the policy when the policy file's content changes.")
+
+    def configure(self, updated: set[str]) -> None:
+        if "masker_policy_watch" in updated:
+            self._watch_file_changes = bool(ctx.options.masker_policy_watch)
 
     def running(self) -> None:
         if self._holder.startup_failure:
@@ -53,8 +57,8 @@ class PolicyReloader:
             self._signal_loop = loop
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests), or no SIGHUP
             log.info("policy reload on SIGHUP unavailable here; use POST /api/v1/admin/policy/reload")
-        if ctx.options.masker_policy_watch and self._watch is None:
-            path = Path(ctx.options.masker_policy) if ctx.options.masker_policy else default_policy_path()
+        if self._watch_file_changes and self._watch is None:
+            path = self._holder.policy_file
             # read now, not when the task first runs: a change in between would be taken for the start
             self._watch = asyncio.ensure_future(self._watch_file(path, _digest(path)))
 

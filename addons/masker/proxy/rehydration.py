@@ -30,7 +30,7 @@ import logging
 import weakref
 from collections.abc import Callable, Sequence
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 
 from masker.audit.events import REHYDRATION, REHYDRATION_FAILED, Event
 from masker.engine import Engine
@@ -39,10 +39,11 @@ from masker.proxy import errors, upstream
 from masker.proxy.codec import FEED_LIMIT, BodyTooLarge, StreamDecoder, decode_bounded
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.masking import MASKED_KEY, api_path, is_json_type
-from masker.proxy.options import detect_timeout, max_body_bytes
+from masker.proxy.options import DEFAULT_DETECT_TIMEOUT, DEFAULT_MAX_BODY, parse_detect_timeout, parse_max_body
 from masker.proxy.recorder import AuditRecorder
 from masker.scope import Scope
 from masker.stream import guard
+from masker.tokens.scheme import might_hold_token
 
 log = logging.getLogger("masker.proxy")
 
@@ -64,14 +65,6 @@ REHYDRATED_KEY = "masker_rehydrated"
 UpstreamTap = Callable[[http.HTTPFlow, bytes], None]
 
 
-def _sse_event_limit() -> int:
-    try:
-        limit = upstream.max_response_bytes()
-    except AttributeError:  # UpstreamGuard (which declares masker_max_response) not loaded
-        limit = None
-    return min(SSE_EVENT_LIMIT, limit or SSE_EVENT_LIMIT)
-
-
 def _mime(flow: http.HTTPFlow) -> str:
     assert flow.response is not None
     return flow.response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -85,11 +78,6 @@ class StreamRehydration:
     recorder by the ``response`` hook once the stream has ended.
     """
 
-    _event_limit = SSE_EVENT_LIMIT  # class defaults: tests build instances without __init__
-    _event_bytes = 0  # decoded bytes since the last event boundary
-    _last_byte = b""
-    _tap: UpstreamTap | None = None
-
     def __init__(self, flow: http.HTTPFlow, engine: Engine, scope: Scope, encoding: str, event_limit: int = SSE_EVENT_LIMIT,
                  tap: UpstreamTap | None = None) -> None:
         self.flow = flow
@@ -97,6 +85,8 @@ class StreamRehydration:
         self.events: list[Event] = []
         self.dead = False
         self._event_limit = event_limit
+        self._event_bytes = 0  # decoded bytes since the last event boundary
+        self._last_byte = b""
         self._decoder = StreamDecoder(encoding)  # no total limit; pieces() bounds each step
 
         def rehydrate(text: str, *, json_escape: bool = False) -> str:
@@ -146,6 +136,8 @@ class StreamRehydration:
 class Rehydration:
     """``engine`` / ``recorder``: zero-argument callables returning the current one or None.
 
+    Parses ``masker_max_body``, ``masker_detect_timeout`` and (when
+    ``UpstreamGuard`` declares it) ``masker_max_response`` in ``configure``.
     Once a response is complete (or failed), the flow's held
     ``request_forwarded`` event and the response's rehydration events go to
     the recorder as one batch: journaled off the event loop, never delaying
@@ -159,6 +151,17 @@ class Rehydration:
         self._tap = tap
         # per-flow stream state lives here, not in flow.metadata (which mitmproxy may serialize)
         self._streams: weakref.WeakKeyDictionary[http.HTTPFlow, StreamRehydration] = weakref.WeakKeyDictionary()
+        self._body_limit = parse_max_body(DEFAULT_MAX_BODY) * RESPONSE_LIMIT_FACTOR
+        self._timeout = parse_detect_timeout(DEFAULT_DETECT_TIMEOUT)
+        self._event_limit = SSE_EVENT_LIMIT
+
+    def configure(self, updated: set[str]) -> None:
+        if "masker_max_body" in updated:
+            self._body_limit = parse_max_body(ctx.options.masker_max_body) * RESPONSE_LIMIT_FACTOR
+        if "masker_detect_timeout" in updated:
+            self._timeout = parse_detect_timeout(ctx.options.masker_detect_timeout)
+        if "masker_max_response" in updated:  # an SSE event is never longer than a buffered response may be
+            self._event_limit = min(SSE_EVENT_LIMIT, upstream.parse_max_response(ctx.options.masker_max_response))
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if not flow.metadata.get(MASKED_KEY) or flow.response is None:
@@ -171,7 +174,7 @@ class Rehydration:
                 raise RuntimeError("no engine")
             resp = flow.response
             encoding = resp.headers.get("content-encoding", "identity")
-            stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], encoding, _sse_event_limit(), self._tap)
+            stream = StreamRehydration(flow, engine, flow.metadata[SCOPE_KEY], encoding, self._event_limit, self._tap)
             guard_head(resp, stream.rehydrate)
             resp.headers.pop("content-length", None)
             resp.headers.pop("content-encoding", None)
@@ -230,7 +233,7 @@ class Rehydration:
         if engine is None:
             raise RuntimeError("no engine")
         scope: Scope = flow.metadata[SCOPE_KEY]
-        limit = (max_body_bytes() or 0) * RESPONSE_LIMIT_FACTOR
+        limit = self._body_limit
         path = api_path(flow)
 
         def rehydrate(t: str, *, json_escape: bool = False) -> str:
@@ -248,7 +251,7 @@ class Rehydration:
             out = rehydrate_body(data, mime, path, rehydrate)
             return None if out is data else out
 
-        out = await asyncio.wait_for(asyncio.to_thread(work), timeout=detect_timeout())
+        out = await asyncio.wait_for(asyncio.to_thread(work), timeout=self._timeout)
         if out is None:
             return  # unchanged: passed on byte for byte, its encoding kept
         resp.headers.pop("content-encoding", None)
@@ -266,7 +269,7 @@ def outcome_counts(events: Sequence[Event]) -> dict[str, dict[str, int]]:
 
 def _body_may_hold_token(raw: bytes, mime: str) -> bool:
     """Whether an uncompressed body could hold a token (literal, or \\u-escaped in JSON)."""
-    if guard.might_hold_token(raw):
+    if might_hold_token(raw):
         return True
     return _may_be_json(mime) and guard.ESCAPED_MARK_RE.search(raw) is not None
 
@@ -310,7 +313,7 @@ def _rehydrate_json_doc(data: bytes, path: str, rehydrate, *, at_end: bool, fall
     """One JSON document: parsed and rehydrated leaf by leaf (keys too), then
     guarded; one that does not parse (cut off, invalid UTF-8) is guarded as
     ``fallback`` text (JSON-escaped when its type says JSON)."""
-    if not guard.might_hold_token(data) and guard.ESCAPED_MARK_RE.search(data) is None:
+    if not might_hold_token(data) and guard.ESCAPED_MARK_RE.search(data) is None:
         return data
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -319,7 +322,7 @@ def _rehydrate_json_doc(data: bytes, path: str, rehydrate, *, at_end: bool, fall
     new = router.rehydrate_response(path, doc, rehydrate)
     # Written anew when the parsed pass changed something, or when \u escapes hide a token from
     # the byte guard ("MSKV1.NAME.K.AB\u0043D..." in a field the provider shape does not rehydrate).
-    hidden = new is doc and b"\\u" in data and guard.might_hold_token(json.dumps(doc, ensure_ascii=False))
+    hidden = new is doc and b"\\u" in data and might_hold_token(json.dumps(doc, ensure_ascii=False))
     out = data if new is doc and not hidden else json.dumps(new, ensure_ascii=False).encode("utf-8", "replace")
     if out is not data and data.endswith(b"\n") and not out.endswith(b"\n"):
         out += b"\n"  # ND-JSON lines (and bodies) keep their line end
@@ -327,10 +330,10 @@ def _rehydrate_json_doc(data: bytes, path: str, rehydrate, *, at_end: bool, fall
 
 
 def _head_may_hold_token(resp: http.Response) -> bool:
-    if guard.might_hold_token(resp.reason or ""):
+    if might_hold_token(resp.reason or ""):
         return True
     for part in (resp.headers, resp.trailers):
-        if part is not None and any(guard.might_hold_token(n) or guard.might_hold_token(v) for n, v in part.fields):
+        if part is not None and any(might_hold_token(n) or might_hold_token(v) for n, v in part.fields):
             return True
     return False
 
@@ -340,7 +343,7 @@ def guard_head(resp: http.Response, rehydrate) -> None:
     (a line break in a value becomes a space); a field whose name holds a token is dropped."""
     if not _head_may_hold_token(resp):
         return
-    if resp.reason and guard.might_hold_token(resp.reason):
+    if resp.reason and might_hold_token(resp.reason):
         reason = guard.guard_bytes(resp.reason.encode("utf-8", "surrogateescape"), rehydrate, guard.LINE)
         resp.reason = reason.decode("utf-8", "replace")
     for part in (resp.headers, resp.trailers):
@@ -348,7 +351,7 @@ def guard_head(resp: http.Response, rehydrate) -> None:
             continue
         fields = []
         for name, value in part.fields:
-            if guard.might_hold_token(name):
+            if might_hold_token(name):
                 log.warning("masker dropped a response header whose name holds a token")
                 continue
             new = guard.guard_bytes(value, rehydrate, guard.LINE, at_end=True)

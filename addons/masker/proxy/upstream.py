@@ -34,6 +34,7 @@ record the error and ``configure`` refuse to start instead of failing open.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
@@ -63,21 +64,26 @@ STATUS = {"upstream_unavailable": 502, "upstream_timeout": 504, "upstream_too_la
           "body_too_large": 413, "bad_request": 400, "trailers_unsupported": 400}
 
 
-def upstream_timeout() -> float | None:
-    """``masker_upstream_timeout`` in seconds, None when invalid."""
+def parse_upstream_timeout(raw: str) -> float:
+    """``masker_upstream_timeout`` in seconds."""
     try:
-        value = float(ctx.options.masker_upstream_timeout)
+        value = float(raw)
     except ValueError:
-        return None
-    return value if 0 < value < float("inf") else None
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise exceptions.OptionsError(f"masker_upstream_timeout must be a number of seconds > 0, not {raw!r}")
+    return value
 
 
-def max_response_bytes() -> int | None:
+def parse_max_response(raw: str) -> int:
+    """``masker_max_response`` in bytes."""
     try:
-        value = human.parse_size(ctx.options.masker_max_response)
+        value = human.parse_size(raw)
     except ValueError:
-        return None
-    return value if value and value > 0 else None
+        value = None
+    if not value or value <= 0:
+        raise exceptions.OptionsError(f"invalid masker_max_response {raw!r}")
+    return value
 
 
 # -- the policy of the wire patches (mitm_internals.install_wire_patches) --
@@ -119,26 +125,19 @@ def _reason(message: str) -> str:
     return ""
 
 
-def _answer_failure(failure: mitm_internals.UpstreamFailure) -> http.Response:
-    """The JSON error the client gets in place of mitmproxy's HTML page."""
+def _answer_failure(failure: mitm_internals.UpstreamFailure, max_response: int | None = None) -> http.Response:
+    """The JSON error the client gets in place of mitmproxy's HTML page (``max_response``: the limit, for its message)."""
     code = _classify(failure.flow, failure.error_code)
     message = MESSAGES[code]
     if code == "upstream_unavailable" and (reason := _reason(failure.message)):
         message = f"{message} ({reason})"
-    if code == "upstream_too_large" and (limit := _limit_or_none()):
-        message = f"{message} ({limit} bytes)"
+    if code == "upstream_too_large" and max_response:
+        message = f"{message} ({max_response} bytes)"
     resp = errors.error_response(STATUS[code], code, message)
     if failure.flow is not None:
         failure.flow.metadata[ANSWERED_KEY] = code
     log.warning("masker answered %s (%d) in place of mitmproxy's error page", code, STATUS[code])
     return resp
-
-
-def _limit_or_none() -> int | None:
-    try:
-        return max_response_bytes()
-    except Exception:  # noqa: BLE001 - no options (unit tests): no size in the message
-        return None
 
 
 def _error_page(status_code: int) -> http.Response:
@@ -149,9 +148,10 @@ def _error_page(status_code: int) -> http.Response:
     return errors.error_response(status_code, code, MESSAGES[code])
 
 
-def install_wire_patches() -> None:
-    """Install the wire patches with this module's policy (idempotent). Raises RuntimeError if mitmproxy's internals moved."""
-    mitm_internals.install_wire_patches(_answer_failure, _error_page, ERROR_CODES)
+def install_wire_patches(max_response: int | None = None) -> None:
+    """Install the wire patches with this module's policy (idempotent: a second call updates the
+    limit its messages name). Raises RuntimeError if mitmproxy's internals moved."""
+    mitm_internals.install_wire_patches(functools.partial(_answer_failure, max_response=max_response), _error_page, ERROR_CODES)
 
 
 def uninstall_wire_patches() -> None:
@@ -192,7 +192,7 @@ class UpstreamGuard:
 
     def __init__(self) -> None:
         self._timeout = float(DEFAULT_UPSTREAM_TIMEOUT)
-        self._max_response = human.parse_size(DEFAULT_MAX_RESPONSE) or 0
+        self._max_response = parse_max_response(DEFAULT_MAX_RESPONSE)
         self._timers: weakref.WeakKeyDictionary[http.HTTPFlow, asyncio.TimerHandle] = weakref.WeakKeyDictionary()
         self._armed: weakref.WeakKeyDictionary[http.HTTPFlow, float] = weakref.WeakKeyDictionary()
         self._patch_error = ""
@@ -213,7 +213,7 @@ class UpstreamGuard:
             "only per event); larger gets 502 upstream_too_large.",
         )
         try:
-            install_wire_patches()
+            install_wire_patches(self._max_response)
         except Exception as e:  # noqa: BLE001 - configure refuses to start (a raise in load is only logged)
             self._patch_error = str(e)
 
@@ -221,14 +221,10 @@ class UpstreamGuard:
         o = ctx.options
         if self._patch_error:
             raise exceptions.OptionsError(self._patch_error)
-        timeout = upstream_timeout()
-        if timeout is None:
-            raise exceptions.OptionsError(
-                f"masker_upstream_timeout must be a number of seconds > 0, not {o.masker_upstream_timeout!r}"
-            )
-        max_response = max_response_bytes()
-        if max_response is None:
-            raise exceptions.OptionsError(f"invalid masker_max_response {o.masker_max_response!r}")
+        timeout = parse_upstream_timeout(o.masker_upstream_timeout)
+        max_response = parse_max_response(o.masker_max_response)
+        if max_response != self._max_response:
+            install_wire_patches(max_response)  # the limit the upstream_too_large message names
         self._timeout, self._max_response = timeout, max_response
         changes: dict[str, object] = {}
         # mitmproxy's body_size_limit is the hard cap on what it buffers, requests and responses alike.

@@ -36,7 +36,7 @@ import logging
 import weakref
 from collections.abc import Callable
 
-from mitmproxy import ctx, http
+from mitmproxy import ctx, exceptions, http
 
 from masker.audit.events import REQUEST_BLOCKED, AuditUnavailable, Event
 from masker.engine import Engine, MaskingError, TextField
@@ -45,12 +45,13 @@ from masker.providers.url import route_template
 from masker.proxy import mitm_internals
 from masker.proxy.identity import SCOPE_KEY
 from masker.proxy.masking import MASKED_KEY, api_path
-from masker.proxy.options import detect_timeout
+from masker.proxy.options import DEFAULT_DETECT_TIMEOUT, parse_detect_timeout
 from masker.proxy.recorder import AuditRecorder
 from masker.scope import Scope
 
 log = logging.getLogger("masker.proxy")
 
+DEFAULT_KEEP_MESSAGES = 64
 Inject = Callable[[http.HTTPFlow, bool, bytes], None]  # (flow, to_client, text message)
 Close = Callable[[http.HTTPFlow], bool]
 
@@ -92,7 +93,10 @@ def error_event(reason: str) -> bytes:
 
 
 class RealtimeSocket:
-    """``engine`` / ``recorder``: zero-argument callables returning the current one or None."""
+    """``engine`` / ``recorder``: zero-argument callables returning the current one or None.
+
+    Owns ``masker_ws_keep_messages``; parses it and ``masker_detect_timeout`` in ``configure``.
+    """
 
     def __init__(
         self,
@@ -109,6 +113,22 @@ class RealtimeSocket:
         self._rehydrators: weakref.WeakKeyDictionary[http.HTTPFlow, tuple[realtime.RealtimeRehydrator, list[Event]]] = (
             weakref.WeakKeyDictionary()
         )
+        self._keep = DEFAULT_KEEP_MESSAGES
+        self._timeout = parse_detect_timeout(DEFAULT_DETECT_TIMEOUT)
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "masker_ws_keep_messages", int, DEFAULT_KEEP_MESSAGES,
+            "WebSocket messages kept per flow (older ones are dropped from memory).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "masker_ws_keep_messages" in updated:
+            if ctx.options.masker_ws_keep_messages < 1:
+                raise exceptions.OptionsError("masker_ws_keep_messages must be >= 1")
+            self._keep = ctx.options.masker_ws_keep_messages
+        if "masker_detect_timeout" in updated:
+            self._timeout = parse_detect_timeout(ctx.options.masker_detect_timeout)
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         assert flow.websocket is not None
@@ -136,7 +156,7 @@ class RealtimeSocket:
             msg.drop()
             self._fail(flow, msg.from_client, e)
         finally:
-            keep = ctx.options.masker_ws_keep_messages
+            keep = self._keep
             if len(flow.websocket.messages) > keep:
                 del flow.websocket.messages[:-keep]
 
@@ -178,7 +198,7 @@ class RealtimeSocket:
 
         msg.text = await asyncio.wait_for(
             asyncio.to_thread(realtime.mask_realtime_client_event, msg.text, mask, media=media),
-            timeout=detect_timeout(),
+            timeout=self._timeout,
         )
 
     async def _server(self, flow: http.HTTPFlow, msg, engine: Engine, scope: Scope) -> None:

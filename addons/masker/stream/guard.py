@@ -37,14 +37,12 @@ import re
 from collections.abc import Callable
 
 from masker.tokens.scheme import (
-    AEAD_SCHEME,
-    KID_RE,
     KIND_RE,
-    MAX_AEAD_BODY_LEN,
     MAX_TOKEN_LEN,
+    PREFIXES,
+    TOKEN_BYTES_RE,
     TOKEN_RE,
-    VAULT_BODY_LEN,
-    VAULT_SCHEME,
+    might_hold_token,
     pending_token_start,
 )
 
@@ -53,17 +51,6 @@ Rehydrate = Callable[..., str]  # (text, *, json_escape=False) -> text; provider
 RAW, JSON, LINE, MARKUP = "raw", "json", "line", "markup"
 MODES = (RAW, JSON, LINE, MARKUP)
 
-# Every token holds one of these (scheme and its dot): a cheap pre-check.
-MARKS = (f"{VAULT_SCHEME}.".encode(), f"{AEAD_SCHEME}.".encode())
-_STR_MARKS = tuple(m.decode() for m in MARKS)
-_common = f"(?:{KIND_RE})\\.(?:{KID_RE})\\."
-TOKEN_BYTES_RE = re.compile(
-    (
-        f"MSK(?:V1\\.{_common}[A-Z2-7]{{{VAULT_BODY_LEN}}}"
-        f"|1\\.{_common}[A-Z2-7]{{16,{MAX_AEAD_BODY_LEN}}})"
-    ).encode()
-)
-assert VAULT_SCHEME == "MSKV1" and AEAD_SCHEME == "MSK1", "TOKEN_BYTES_RE spells the schemes out"
 # Characters a token is made of: what follows a match up to the first other
 # byte goes to the rehydrator with it (an MSK1 body that opens shorter leaves
 # letters over, and a token may start right after them, as in the text scan).
@@ -73,13 +60,6 @@ _BREAKS = re.compile(r"\r\n|\r|\n")
 # A JSON escape of M, S or K: a token in parsed JSON text whose bytes hold no "MSK".
 ESCAPED_MARK_RE = re.compile(rb"\\u00(?:4[bBdD]|53)")
 ESCAPED_MARK_STR_RE = re.compile(r"\\u00(?:4[bBdD]|53)")
-
-
-def might_hold_token(data: bytes | bytearray | str) -> bool:
-    """False when ``data`` cannot hold a token (no scheme mark): nothing to scan."""
-    if isinstance(data, str):
-        return "MSK" in data and any(m in data for m in _STR_MARKS)
-    return b"MSK" in data and any(m in data for m in MARKS)  # one scan when there is no "MSK"
 
 
 def placeholder(kind: str) -> str:
@@ -104,7 +84,7 @@ def cut_token_start(text: str) -> tuple[int, str] | None:
     if i is None:
         return None
     tail = text[i:]
-    if not tail.startswith(_STR_MARKS) or TOKEN_RE.fullmatch(tail) is not None:
+    if not tail.startswith(PREFIXES) or TOKEN_RE.fullmatch(tail) is not None:
         return None
     parts = tail.split(".")
     kind = parts[1] if len(parts) >= 3 and _KIND_FULL.fullmatch(parts[1]) else "TOKEN"

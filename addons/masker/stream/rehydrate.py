@@ -28,7 +28,7 @@ from masker import metrics
 from masker.providers.base import RehydrateFn, rehydrate_leaves
 from masker.stream import guard
 from masker.stream.sse import SseEvent, SseParser, make_event
-from masker.tokens.scheme import pending_token_start
+from masker.tokens.scheme import might_hold_token, pending_token_start
 
 Envelope = Callable[[str], Any]
 
@@ -141,7 +141,7 @@ class SseRehydrator:
         data = ev.data
         if data is None or not ev.is_utf8:  # no data (comments, event:/id: only) or not UTF-8: bytes
             raw = ev.raw()
-            if not guard.might_hold_token(raw):
+            if not might_hold_token(raw):
                 return raw
             return self._guard(raw, json_data=not ev.is_utf8 and _json_data(ev), at_end=cut)
         self._like = ev
@@ -164,7 +164,7 @@ class SseRehydrator:
 
     def _guard(self, raw: bytes, *, json_data: bool, at_end: bool) -> bytes:
         """Every token left in an event's bytes restored or redacted (``masker.stream.guard``)."""
-        if not guard.might_hold_token(raw):
+        if not might_hold_token(raw):
             return raw
         line_mode = _json_event_line_mode if json_data else _text_event_line_mode
         return guard.guard_lines(raw, self.rehydrate, line_mode, at_end=at_end)

@@ -45,7 +45,7 @@ class ValueTooLong(ValueError):
 
     def __init__(self, kind: str, size: int) -> None:
         super().__init__(
-            f"{kind} value of {size} bytes exceeds the MSK1 limit of {MAX_VALUE_BYTES} bytes"
+            f"{kind} value of {size} bytes exceeds the {AEAD_SCHEME} limit of {MAX_VALUE_BYTES} bytes"
         )
         self.kind = kind
         self.size = size

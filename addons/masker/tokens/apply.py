@@ -90,11 +90,13 @@ class TokenApplier:
             action = self.action(span.kind)
             value = text[span.start : span.end]
             out.append(text[pos : span.start])
+            found: dict[str, object] = {"pass": span.pass_name, "confidence": round(span.confidence, 4),
+                                        "action": action}
+            if span.why is not None:
+                found["why"] = span.why.to_json()  # recognizer, cue and validator ids: no value
             events.append(Event(
                 kind=DETECTION, detector=span.detector, entity_kind=span.kind,
-                span=(span.start, span.end),
-                detail={"pass": span.pass_name, "confidence": round(span.confidence, 4), "action": action},
-                **common,
+                span=(span.start, span.end), detail=found, **common,
             ))
             if action == PASSTHROUGH:
                 out.append(value)

@@ -75,7 +75,7 @@ def vault_path(data_dir: Path) -> Path:
     return Path(data_dir) / VAULT_FILENAME
 
 
-_MINT_DOMAIN = b"MSKV1/scoped"
+_MINT_DOMAIN = f"{VAULT_SCHEME}/scoped".encode("ascii")  # b"MSKV1/scoped": in every HMAC, never changed
 # The 26th base32 character carries the last 3 bits of the 16 bytes; clearing
 # the highest of them keeps it one of A E I M (127 HMAC bits remain). A token
 # then always ends in a letter: a number written right after it ("...4(212)

@@ -1,7 +1,7 @@
 """People named right after a word that says a name follows: "son bill", "Caller: Ngozi Adeyemi".
 
 Two cues, each paired with a second signal, the word list of
-``masker.detect.lexicon``: the words after the cue must not all be ordinary
+``masker.detect.vocab.lexicon``: the words after the cue must not all be ordinary
 English words, so "son at bedside", "wife states" and "Caller: Hi, I need"
 name nobody.
 
@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import regex
 
-from masker.detect.lexicon import only_common_words
-from masker.detect.shorthand import CLINICAL_SHORTHAND
+from masker.detect.recognizer import Emit
+from masker.detect.recognizers.base import RegexRecognizer, Scan
+from masker.detect.vocab.lexicon import only_common_words
+from masker.detect.vocab.shorthand import CLINICAL_SHORTHAND
 
 CONFIDENCE = 0.85
 
@@ -90,3 +92,27 @@ def labelled_names(text: str) -> list[tuple[int, int]]:
         if any(_is_name_word(w) for w in _WORD.findall(words)):
             found.append((m.start("words"), m.end("words")))
     return found
+
+
+class RelativeName(RegexRecognizer):
+    id = "relative_name"
+    kinds = frozenset({"NAME"})
+    detectors = frozenset({"relative_name"})
+    description = 'names after a relation word: "son bill called", "wife Barbara Kowalczyk"'
+    needs_digit = False
+
+    def find(self, scan: Scan, emit: Emit) -> None:
+        for start, end in relatives(scan.text):
+            emit(start, end, "NAME", "relative_name", CONFIDENCE, cue="relation")
+
+
+class LabelledName(RegexRecognizer):
+    id = "labelled_name"
+    kinds = frozenset({"NAME"})
+    detectors = frozenset({"labelled_name"})
+    description = 'names after a person label at a line start: "Caller: Ngozi Adeyemi"'
+    needs_digit = False
+
+    def find(self, scan: Scan, emit: Emit) -> None:
+        for start, end in labelled_names(scan.text):
+            emit(start, end, "NAME", "labelled_name", CONFIDENCE, cue="person_label")

@@ -39,9 +39,12 @@ from collections.abc import Sequence
 
 import regex
 
-from masker.detect.lexicon import drug_words, is_drug_prefix, is_english_word, is_misspelling
-from masker.detect.shorthand import CLINICAL_SHORTHAND
+from masker.detect.recognizer import Emit
+from masker.detect.recognizers.base import RegexRecognizer, Scan
 from masker.detect.spans import Span
+from masker.detect.vocab.lexicon import drug_words, is_drug_prefix, is_english_word, is_misspelling
+from masker.detect.vocab.shorthand import CLINICAL_SHORTHAND
+from masker.detect.vocab.words import MONTH_NAMES, STATE_ABBREVIATIONS, STATE_NAMES, WEEKDAY_NAMES
 
 CUE_CONFIDENCE = 0.85
 MODEL_FLOOR = 0.5
@@ -103,18 +106,11 @@ _UNIVERSITY_FACILITY = regex.compile(
     r"(?<!\p{L})(?i:univ(?:ersity|\.)?\s+of\s+\p{L}+(?:\s+\p{L}+)?\s+(?:hospitals?|hosp\.?"
     r"|med(?:ical|\.)?\s+(?:center|ctr\.?)|medical|health(?:\s+(?:system|center))?|clinics?))(?!\p{L})"
 )
-_US_STATES = (
-    "alabama|alaska|arizona|arkansas|california|colorado|connecticut|delaware|florida|georgia|hawaii"
-    "|idaho|illinois|indiana|iowa|kansas|kentucky|louisiana|maine|maryland|massachusetts|michigan"
-    "|minnesota|mississippi|missouri|montana|nebraska|nevada|new\\s+hampshire|new\\s+jersey|new\\s+mexico"
-    "|new\\s+york|north\\s+carolina|north\\s+dakota|ohio|oklahoma|oregon|pennsylvania|rhode\\s+island"
-    "|south\\s+carolina|south\\s+dakota|tennessee|texas|utah|vermont|virginia|washington"
-    "|west\\s+virginia|wisconsin|wyoming|penn|mass|conn|mich|minn|wisc|tenn"
-)
-_US_STATE_CODES = (
-    "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC"
-    "|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
-)
+# States a university is named by ("U Maryland", "U of MD"): the fifty, also clipped ("U Penn").
+_UNIVERSITY_STATE_NAMES = tuple(n for n in STATE_NAMES if n not in ("district of columbia", "puerto rico"))
+_UNIVERSITY_STATE_CLIPPINGS = ("penn", "mass", "conn", "mich", "minn", "wisc", "tenn")
+_US_STATES = "|".join(n.replace(" ", r"\s+") for n in _UNIVERSITY_STATE_NAMES + _UNIVERSITY_STATE_CLIPPINGS)
+_US_STATE_CODES = "|".join(c for c in STATE_ABBREVIATIONS if c not in ("DC", "PR", "GU", "VI"))
 # A university written as "U" and its state: "U Maryland scale", "U OF MD MED CENTER", "U Penn".
 # The capital "U" and the state make it one ("10 U of insulin" has a number before it, no state).
 _UNIVERSITY_ABBREVIATED = regex.compile(
@@ -135,10 +131,8 @@ senior retirement rehabs hospitals clinics
 _NOT_WARD = frozenset("""
 floor bed beds room unit ward pod bay level step stage station rehab grade cycle day week month year
 baseline sleep line lines dose doses liters units hours times the chair cath home work
-january february march april june july august september sept october november december
-monday tuesday tues wednesday thursday thur thurs friday saturday sunday
-""".split())
-
+sept tues thur thurs
+""".split()) | (frozenset(MONTH_NAMES) - {"may"}) | frozenset(WEEKDAY_NAMES)
 
 def has_facility_word(value: str) -> bool:
     """True when ``value`` holds a word that ends facility names ("hospital", "Rehab", "Med Ctr")."""
@@ -219,8 +213,33 @@ def trust_after_movement(text: str, spans: Sequence[Span]) -> list[Span]:
             suffix = _FACILITY_SUFFIX.match(text, span.end)
             if suffix is not None:
                 span = Span(span.start, suffix.end(), "ORGANIZATION", span.pass_name, span.detector,
-                            max(span.confidence, CUE_CONFIDENCE))
+                            max(span.confidence, CUE_CONFIDENCE), span.why)
             elif span.confidence < CUE_CONFIDENCE and _after_cue(text, span.start):
-                span = Span(span.start, span.end, span.kind, span.pass_name, span.detector, CUE_CONFIDENCE)
+                span = span.with_confidence(CUE_CONFIDENCE)
         out.append(span)
     return out
+
+
+class Facility(RegexRecognizer):
+    id = "facility"
+    kinds = frozenset({"ORGANIZATION"})
+    detectors = frozenset({"facility_initials", "facility_name"})
+    description = 'outside facilities: initials after a transfer cue ("sent to GH"), names ending in a facility word'
+    needs_digit = False
+
+    def find(self, scan: Scan, emit: Emit) -> None:
+        for start, end in facility_initials(scan.text):
+            emit(start, end, "ORGANIZATION", "facility_initials", CUE_CONFIDENCE)
+        for start, end in named_facilities(scan.text):
+            emit(start, end, "ORGANIZATION", "facility_name", CUE_CONFIDENCE)
+
+
+class WardFloor(RegexRecognizer):
+    id = "ward_floor"
+    kinds = frozenset({"LOCATION"})
+    detectors = frozenset({"ward_floor"})
+    description = 'a ward or building with its floor after a movement cue: "transfer to Whitfield 4"'
+
+    def find(self, scan: Scan, emit: Emit) -> None:
+        for start, end in ward_with_floor(scan.text):
+            emit(start, end, "LOCATION", "ward_floor", CUE_CONFIDENCE)

@@ -1,4 +1,4 @@
-"""Spoken numbers -> digits, with an exact offset map back to the original.
+"""The spoken-number view the spoken-form recognizers read: number words -> digits, offsets kept.
 
 Speech-to-text writes what callers say: "one two three forty five", "double
 five", "nineteen oh five", "twelve hundred". ``normalize`` turns every number
@@ -7,8 +7,8 @@ detectors can run over the result (the *view*); ``SpokenView.to_original``
 maps any span of the view back onto the original words.
 
 The view is also tokenized into ``Item``s (numbers, words, punctuation) that
-the spoken-form pass walks; building both in one linear scan means a text is
-tokenized once.
+the spoken-form recognizers walk; building both in one linear scan means a
+text is tokenized once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+
+__all__ = [
+    "NUMBER_WORDS", "OH", "REPEAT", "SEPARATOR_PUNCT", "TEENS", "TENS", "UNITS",
+    "Item", "SpokenView", "normalize", "tokenize_items",
+]
 
 UNITS: dict[str, int] = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4,

@@ -16,15 +16,17 @@ capitalised word alone:
   credential ending the line (a signature: ``BERNARD OKAFOR, CRT``).
 
 A "name" made only of common English words ("S. FAMILY MADE AWARE") is not
-one (``masker.detect.lexicon``).
+one (``masker.detect.vocab.lexicon``).
 """
 
 from __future__ import annotations
 
 import regex
 
-from masker.detect.lexicon import only_common_words
-from masker.detect.shorthand import CLINICAL_SHORTHAND
+from masker.detect.recognizer import Emit
+from masker.detect.recognizers.base import RegexRecognizer, Scan
+from masker.detect.vocab.lexicon import only_common_words
+from masker.detect.vocab.shorthand import CLINICAL_SHORTHAND
 
 CONFIDENCE = 0.85
 
@@ -92,3 +94,15 @@ def staff_names(text: str) -> list[tuple[int, int]]:
             found.add((m.start("name"), m.end("name")))
     # one span per name: drop those inside another ("A. HOLLOWAY-ITO" in "DAN A. HOLLOWAY-ITO")
     return sorted(s for s in found if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in found))
+
+
+class StaffName(RegexRecognizer):
+    id = "staff_name"
+    kinds = frozenset({"NAME"})
+    detectors = frozenset({"staff_name"})
+    description = 'clinicians by initial, credential or signature: "Z. MILLER AWARE", "per NP Lindqvist"'
+    needs_digit = False
+
+    def find(self, scan: Scan, emit: Emit) -> None:
+        for start, end in staff_names(scan.text):
+            emit(start, end, "NAME", "staff_name", CONFIDENCE)

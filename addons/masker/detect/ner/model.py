@@ -1,0 +1,292 @@
+"""The token classifier: labels, tokenizer and onnxruntime session; windows, batched runs, BIO decoding.
+
+A model directory holds ``model.onnx`` (a BERT-style token classifier with
+inputs ``input_ids``, ``attention_mask`` and optionally ``token_type_ids`` and
+output ``logits``), ``tokenizer.json`` (a Hugging Face ``tokenizers`` file) and
+``labels.json``::
+
+    {"labels": ["O", "B-NAME", "I-NAME", ...],   # index = logit column
+     "kinds": {"NAME": "NAME", "CITY": "LOCATION", ...},  # entity -> Masker kind
+     "min_confidence": {"ORGANIZATION": 0.9, ...}}  # optional, per Masker kind
+
+Entities missing from ``kinds`` are dropped. Consecutive tokens whose entities
+map to the same kind form one span, B- or I- alike (so a model that tags given
+name and surname separately still yields one NAME).
+
+Long texts are cut into overlapping token windows (``max_tokens`` including
+the special tokens, ``stride`` tokens of overlap). A token seen by several
+windows takes the prediction of the window in which it sits furthest from an
+edge, so an entity in the overlap is reported once. Spans are built from the
+tokenizer's character offsets, which index the original text even where the
+normaliser lowercases or strips accents, and are widened to whole words.
+
+A token's kind is the model's top label; the span's confidence is the
+**mean**, over its tokens, of the probability the model gives to the token
+being part of *any* identifier (the softmax mass of every label that maps to
+a Masker kind, i.e. 1 - P(O)). The kind is the model's best guess, but
+whether to mask is a question of "identifier or not": a name the model
+splits between NAME, ADDRESS and ORGANIZATION at 0.5 / 0.3 / 0.15 is a name
+to mask at 0.95, not an address to drop at 0.5. (Measured against the top
+label's own probability: any-type recall +0.3 to +2.5 points on the three
+benchmarks, precision -0.1 to -0.7.)
+
+Decoding gives raw spans, before the post-decoding filters
+(``masker.detect.ner.filters``). Only onnxruntime, tokenizers and numpy are
+needed at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from masker.kinds import ALL_KINDS
+
+# The pass's one logger, under the package's name (operators and tests filter on it).
+log = logging.getLogger("masker.detect.ner")
+
+MODEL_ENV = "MASKER_NER_MODEL"
+SHIPPED_MODEL = "masker-pii-ner"
+# Windows per onnxruntime call: bounds peak memory on very long requests.
+_MAX_WINDOWS_PER_RUN = 32
+
+
+def default_model_dir() -> Path | None:
+    """The model to load: ``$MASKER_NER_MODEL`` if set, else the shipped one.
+
+    Returns ``None`` when neither exists (the pipeline then runs without NER).
+    """
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        path = Path(env)
+        return path if (path / "model.onnx").is_file() else None
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "models" / SHIPPED_MODEL
+        if (candidate / "model.onnx").is_file():
+            return candidate
+    return None
+
+
+class RawSpan(NamedTuple):
+    """A decoded entity before the filters: ``text[start:end]`` is ``kind``."""
+
+    start: int
+    end: int
+    kind: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """Per logit column the entity name (None for O); entity -> Masker kind;
+    per kind the model's own calibrated floor (``min_confidence``, optional)."""
+
+    entity: tuple[str | None, ...]
+    kinds: dict[str, str]
+    min_confidence: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path) -> Labels:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entity: list[str | None] = []
+        for label in data["labels"]:
+            if label == "O":
+                entity.append(None)
+                continue
+            prefix, _, name = label.partition("-")
+            if prefix not in ("B", "I") or not name:
+                raise ValueError(f"labels.json: bad label at index {len(entity)}")
+            entity.append(name)
+        kinds = dict(data["kinds"])
+        unknown = sorted(set(kinds.values()) - ALL_KINDS)
+        if unknown:
+            raise ValueError(f"labels.json maps to unknown kinds: {unknown}")
+        min_confidence = {k: float(v) for k, v in data.get("min_confidence", {}).items()}
+        return cls(tuple(entity), kinds, min_confidence)
+
+
+@dataclass(slots=True)
+class _Window:
+    text_index: int
+    ids: list[int]
+    type_ids: list[int]
+    offsets: list[tuple[int, int]]
+    word_ids: list[int | None]
+
+
+# Per token offset: (centrality in its window, label column, word id, identifier probability).
+_Tokens = dict[tuple[int, int], tuple[int, int, int, float]]
+
+
+class NerModel:
+    """A loaded model directory: tokenizes, runs the session in batches, decodes to raw spans."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        providers: list[str] | None,
+        threads: int,
+        spin: bool,
+        max_tokens: int,
+        stride: int,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if max_tokens < 16 or not 0 <= stride < max_tokens // 2:
+            raise ValueError("need max_tokens >= 16 and 0 <= stride < max_tokens/2")
+        model_dir = Path(model_dir)
+        self.labels = Labels.load(model_dir / "labels.json")
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_tokens, stride=stride)
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+        # logit columns whose entity becomes a Masker kind: their mass is "an identifier"
+        self._identifier_columns = np.array(
+            [name is not None and name in self.labels.kinds for name in self.labels.entity]
+        )
+
+        probing = providers is None and "CUDAExecutionProvider" in ort.get_available_providers()
+        if providers is None:
+            providers = ["CUDAExecutionProvider"] if probing else []
+            providers.append("CPUExecutionProvider")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # ORT's threads spin while waiting for work: a little faster for one
+        # session alone, but several sessions on shared cores (masking worker
+        # processes) take CPU from each other; those turn it off (``spin``).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        options.log_severity_level = 3
+        if probing:
+            # A GPU build on a machine without CUDA logs a loud error before it
+            # falls back to CPU; the fallback is reported below instead.
+            ort.set_default_logger_severity(4)
+        try:
+            self._session = ort.InferenceSession(
+                str(model_dir / "model.onnx"), sess_options=options, providers=providers
+            )
+        finally:
+            if probing:
+                ort.set_default_logger_severity(2)
+        # get_providers() lists what the session really got: CUDA is dropped
+        # when the library has it but the machine has no usable GPU.
+        self.provider: str = self._session.get_providers()[0]
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        log.info("ner model loaded from %s on %s", model_dir.name, self.provider)
+
+    def decode_batch(self, texts: Sequence[str]) -> tuple[list[list[RawSpan]], int]:
+        """Raw spans for each text, in order, and the number of windows run (0: nothing to run)."""
+        windows = self._windows(texts)
+        if not windows:
+            return [[] for _ in texts], 0
+        probs: list[np.ndarray] = []
+        for start in range(0, len(windows), _MAX_WINDOWS_PER_RUN):
+            probs.extend(self._run(windows[start : start + _MAX_WINDOWS_PER_RUN]))
+        per_text: list[_Tokens] = [{} for _ in texts]
+        for window, window_probs in zip(windows, probs):
+            self._collect(window, window_probs, per_text[window.text_index])
+        return [self._decode(tokens) for tokens in per_text], len(windows)
+
+    def _windows(self, texts: Sequence[str]) -> list[_Window]:
+        windows: list[_Window] = []
+        non_empty = [(i, t) for i, t in enumerate(texts) if t and not t.isspace()]
+        if not non_empty:
+            return windows
+        encodings = self._tokenizer.encode_batch([t for _, t in non_empty])
+        for (index, _), encoding in zip(non_empty, encodings):
+            for part in [encoding, *encoding.overflowing]:
+                windows.append(
+                    _Window(index, part.ids, part.type_ids, part.offsets, part.word_ids)
+                )
+        return windows
+
+    def _run(self, windows: list[_Window]) -> list[np.ndarray]:
+        length = max(len(w.ids) for w in windows)
+        ids = np.full((len(windows), length), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(windows), length), dtype=np.int64)
+        types = np.zeros((len(windows), length), dtype=np.int64)
+        for row, window in enumerate(windows):
+            n = len(window.ids)
+            ids[row, :n] = window.ids
+            mask[row, :n] = 1
+            types[row, :n] = window.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = {k: v for k, v in feeds.items() if k in self._input_names}
+        (logits,) = self._session.run(["logits"], feeds)
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        exp = np.exp(logits)
+        softmax = exp / exp.sum(axis=-1, keepdims=True)
+        return [softmax[row, : len(w.ids)] for row, w in enumerate(windows)]
+
+    def _identifier_probability(self, probs: np.ndarray) -> np.ndarray:
+        """Per token, the probability of any label that maps to a Masker kind."""
+        return probs[:, self._identifier_columns].sum(axis=-1)
+
+    def _collect(self, window: _Window, probs: np.ndarray, tokens: _Tokens) -> None:
+        """Record (centrality, label, word, identifier probability) per token offset, best window wins."""
+        labels = probs.argmax(axis=-1)
+        identifier = self._identifier_probability(probs)
+        content = [i for i, w in enumerate(window.word_ids) if w is not None]
+        if not content:
+            return
+        first, last = content[0], content[-1]
+        for i in content:
+            start, end = window.offsets[i]
+            if end <= start:
+                continue
+            centrality = min(i - first, last - i)
+            key = (start, end)
+            previous = tokens.get(key)
+            if previous is None or centrality > previous[0]:
+                label = int(labels[i])
+                word = window.word_ids[i]
+                assert word is not None  # content holds only the tokens of a word
+                tokens[key] = (centrality, label, word, float(identifier[i]))
+
+    def _decode(self, tokens: _Tokens) -> list[RawSpan]:
+        """BIO decode over tokens in text order; widen to whole words; merge.
+
+        Offsets are keyed by character position, so tokens seen by two windows
+        (whose word ids agree: tokenizers numbers words over the whole text)
+        are decoded once. A span's confidence is the mean identifier
+        probability of its tokens.
+        """
+        entity_of = self.labels.entity
+        kinds = self.labels.kinds
+        raw: list[list] = []  # [start, end, kind, [probs]]
+        current: list | None = None
+        word_key: tuple[int, int] | None = None  # (word id, end offset of last token)
+        word_start = 0
+        for (start, end), (_, label, word, prob) in sorted(tokens.items()):
+            same_word = word_key is not None and word_key == (word, start)
+            word_key = (word, end)
+            if not same_word:
+                word_start = start
+            name = entity_of[label]
+            kind = kinds.get(name) if name is not None else None
+            if same_word and current is not None:
+                # A word's first tagged subword decides its kind; the rest follow.
+                current[1] = end
+                current[3].append(prob)
+                continue
+            if kind is None:
+                current = None
+                continue
+            if current is not None and kind == current[2]:
+                # Consecutive tokens of one kind form one span, whether tagged
+                # I- or B- (given name + surname, or street + city parts).
+                current[1] = end
+                current[3].append(prob)
+                continue
+            current = [word_start if same_word else start, end, kind, [prob]]
+            raw.append(current)
+        return [RawSpan(start, end, kind, sum(probs) / len(probs)) for start, end, kind, probs in raw]

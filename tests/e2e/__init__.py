@@ -1,0 +1,1 @@
+"""End-to-end tests: the sidecar as a subprocess (fixtures in ``conftest``, helpers in ``sidecar`` and the fakes)."""
