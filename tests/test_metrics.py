@@ -39,7 +39,7 @@ VALUE = "-".join(["415", "555", "0142"])  # a synthetic phone number; never in a
 TOKEN = "MSKV1.PHONE.K_HEALTHCARE." + "A" * 26
 NAMES = [
     "masker_requests", "masker_detections", "masker_added_latency_seconds", "masker_stream_holdback_seconds",
-    "masker_ner_inference_seconds", "masker_ner_batch_windows", "masker_detection_cache_lookups",
+    "masker_ner_inference_seconds", "masker_ner_batch_windows", "masker_ner_window_cache_lookups", "masker_detection_cache_lookups",
     "masker_journal_append_seconds", "masker_journal_latched", "masker_worker_restarts", "masker_policy_reloads",
     "masker_vault_rows", "masker_worker_samples_dropped",
 ]
@@ -195,6 +195,11 @@ def test_ner_batches_are_timed_and_sized():
     assert value("masker_ner_inference_seconds_count") == count + 1
     assert value("masker_ner_batch_windows_sum") == windows + 2  # one window per non-empty text
     assert value("masker_ner_inference_seconds_sum") > 0
+    # the same windows again come from the window cache: no model run, two hits
+    hits = value("masker_ner_window_cache_lookups_total", result="hit")
+    ner.detect_batch(["The rash is better.", "Patient seen today for a follow-up."])
+    assert value("masker_ner_inference_seconds_count") == count + 1
+    assert value("masker_ner_window_cache_lookups_total", result="hit") == hits + 2
 
 
 KEY = bytes(range(32))

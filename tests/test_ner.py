@@ -277,3 +277,40 @@ def test_the_model_name_takes_its_initial_in_caseless_speech(ner: NerPass) -> No
     text = "follow up for a 58 year old female jennifer k seen at our clinic on july second"
     [spans] = ner.detect_batch([text])
     assert ("NAME", "jennifer k") in _found(text, spans)
+
+
+def _transcript(turns: int) -> str:
+    lines = [
+        "caller said her husband Tomasz Wierzbicki picks up the refill on thursday.",
+        "agent confirmed the pharmacy on Larkin Avenue and read back the order.",
+        "caller asked whether the copay changed since the last visit in March.",
+        "agent explained the plan and offered a callback from nurse Adaeze Umeh.",
+    ]
+    return " ".join(lines[i % len(lines)] + f" (turn {i})" for i in range(turns))
+
+
+def test_a_grown_transcript_runs_only_its_new_windows_and_gives_the_same_spans() -> None:
+    cached = NerPass(MODEL, cache_windows=64)
+    fresh = NerPass(MODEL, cache_windows=0)
+    first, grown = _transcript(40), _transcript(44)
+    assert cached._model.decode_batch([first]).run >= 3  # a long text: several windows
+    decoded = cached._model.decode_batch([grown])
+    assert 0 < decoded.run < decoded.windows  # the windows before the new turns came from the cache
+    # each window runs alone, so cached and fresh predictions are the same numbers
+    assert cached.detect_batch([grown])[0] == fresh.detect_batch([grown])[0]
+    assert cached._model.decode_batch([grown]).run == 0
+
+
+def test_a_text_gets_the_same_spans_alone_and_beside_others() -> None:
+    ner = NerPass(MODEL, cache_windows=0)
+    text = _transcript(12)
+    [alone] = ner.detect_batch([text])
+    assert ner.detect_batch(["Harriet Okonkwo called.", text, "ok"])[1] == alone
+
+
+def test_a_window_twice_in_one_batch_is_run_once() -> None:
+    ner = NerPass(MODEL, cache_windows=0)
+    text = "Please call Harriet Okonkwo back tomorrow."
+    decoded = ner._model.decode_batch([text, text, ""])
+    assert (decoded.windows, decoded.run) == (2, 1)
+    assert decoded.spans[0] == decoded.spans[1] and decoded.spans[2] == []

@@ -120,9 +120,16 @@ _HOLDBACK = _histogram(
     "Seconds streamed text that could start a token was held back before it was sent.",
 )
 _NER_SECONDS = _histogram(
-    "masker_ner_inference_seconds", "Seconds per NER batch (tokenizing, model runs, decoding)."
+    "masker_ner_inference_seconds", "Seconds per NER batch that ran the model (tokenizing, model runs, decoding)."
 )
-_NER_WINDOWS = _histogram("masker_ner_batch_windows", "Token windows per NER batch.", WINDOW_BUCKETS)
+_NER_WINDOWS = _histogram(
+    "masker_ner_batch_windows", "Token windows the model ran per NER batch (cached windows are not run).", WINDOW_BUCKETS
+)
+_NER_WINDOW_CACHE = _counter(
+    "masker_ner_window_cache_lookups_total",
+    "NER token-window predictions looked up before running the model, by result (hit, miss).",
+    ("result",),
+)
 _CACHE = _counter(
     "masker_detection_cache_lookups_total", "Detection cache lookups, by result (hit, miss).", ("result",)
 )
@@ -160,6 +167,10 @@ def stream_held_back(seconds: float) -> None:
 def ner_batch(seconds: float, windows: int) -> None:
     _NER_SECONDS.record(seconds)
     _NER_WINDOWS.record(windows)
+
+
+def ner_window_lookup(hit: bool) -> None:
+    _NER_WINDOW_CACHE.record(1, "hit" if hit else "miss")
 
 
 def detection_cache_lookup(hit: bool) -> None:

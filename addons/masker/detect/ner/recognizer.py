@@ -9,6 +9,7 @@ from pathlib import Path
 from masker import metrics
 from masker.detect.ner.filters import screen
 from masker.detect.ner.model import NerModel
+from masker.detect.ner.window_cache import DEFAULT_MAX_WINDOWS
 from masker.detect.recognizer import Explanation
 from masker.detect.spans import Span
 
@@ -35,9 +36,11 @@ class NerPass:
         spin: bool = True,
         max_tokens: int = 256,
         stride: int = 32,
+        cache_windows: int = DEFAULT_MAX_WINDOWS,
     ) -> None:
         self._model = NerModel(
-            model_dir, providers=providers, threads=threads, spin=spin, max_tokens=max_tokens, stride=stride
+            model_dir, providers=providers, threads=threads, spin=spin, max_tokens=max_tokens, stride=stride,
+            cache_windows=cache_windows,
         )
         self.provider: str = self._model.provider
         self.kinds = frozenset(self._model.labels.kinds.values())
@@ -45,13 +48,14 @@ class NerPass:
     def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
         """Spans for each text, in order; one model run for the whole batch."""
         started = time.perf_counter()
-        decoded, windows = self._model.decode_batch(texts)
-        if not windows:
+        decoded = self._model.decode_batch(texts)
+        if not decoded.windows:
             return [[] for _ in texts]
         floors = self._model.labels.min_confidence
         spans = [
             [Span(s.start, s.end, s.kind, "ner", "ner", s.confidence, _WHY) for s in screen(text, raw, floors)]
-            for text, raw in zip(texts, decoded)
+            for text, raw in zip(texts, decoded.spans)
         ]
-        metrics.ner_batch(time.perf_counter() - started, windows)
+        if decoded.run:
+            metrics.ner_batch(time.perf_counter() - started, decoded.run)
         return spans
