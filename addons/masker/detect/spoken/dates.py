@@ -65,8 +65,8 @@ class SpokenDate:
 
     def scan(self, s: Scan) -> None:
         claimed = s.claimed
-        for i, it in enumerate(s.items):
-            if not claimed[i] and (it.kind == "num" or it.low in _STARTS):
+        for i in sorted(s.numbers + s.where(_STARTS)):  # a number item's ``low`` is never a start word
+            if not claimed[i]:
                 self._at(s, i)
 
     def _at(self, s: Scan, i: int) -> None:

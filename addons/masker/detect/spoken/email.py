@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 EMAIL_CONFIDENCE = 0.92
 
 _MAX_EMAIL_ITEMS = 64  # items in either part of a spoken email
+_AT = frozenset({"at", "@"})
 
 
 def _connector(s: Scan, p: int) -> str:
@@ -45,7 +46,9 @@ class SpokenEmail:
     description = 'e-mail addresses said aloud: "tom dot becker at gmail dot com"'
 
     def scan(self, s: Scan) -> None:
-        for i, it in enumerate(s.items):
+        items = s.items
+        for i in s.where(_AT):
+            it = items[i]
             if (it.kind == "word" and it.low == "at") or (it.kind == "punct" and it.low == "@"):
                 self._at(s, i)
 

@@ -67,15 +67,13 @@ class SpokenSpelled:
     description = 'spelled names and ids: "r a g h u", "member id x y z one two three"'
 
     def scan(self, s: Scan) -> None:
-        items, claimed = s.items, s.claimed
-        i, n = 0, len(items)
-        while i < n:
-            low = items[i].low
-            # A run starts with a letter or "double"/"triple"; anything else is skipped here, cheaply.
-            if not claimed[i] and (len(low) == 1 or low in REPEAT):
-                i = self._run(s, i)
-            else:
-                i += 1
+        claimed = s.claimed
+        # A run starts with a letter (a one-character word) or "double"/"triple".
+        starts = [i for i, it in enumerate(s.items) if (it.kind == "word" and len(it.low) == 1) or it.low in REPEAT]
+        after = 0  # the item after the last run
+        for i in starts:
+            if i >= after and not claimed[i]:
+                after = self._run(s, i)
 
     def _run(self, s: Scan, i: int) -> int:
         """Detect a run of spelled letters (and digits) starting at ``i``; return the next index."""

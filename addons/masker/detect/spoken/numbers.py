@@ -126,6 +126,8 @@ class SpokenNumber:
                 break
         if len(nums) > _MAX_CHAIN_NUMS:
             return nums[-1] + 1
+        if not any(items[k].spoken for k in nums):
+            return nums[-1] + 1  # digits as written: ``take`` would emit nothing, so skip the cue look-back
         start = 0
         while start < len(nums):
             used = _Chain(s, nums[start:]).classify(first=start == 0)

@@ -60,6 +60,9 @@ class Scan:
         self.recognizers = recognizers
         # Indices of the number items: what the number, address and age recognizers start from.
         self.numbers = [i for i, it in enumerate(items) if it.kind == "num"]
+        # The ``low`` of every item: recognizers find where they can start in it
+        # with one comprehension (``where``) instead of a Python loop over the items.
+        self.lows = [it.low for it in items]
         self.claimed = [False] * len(items)
         self.found: list[Found] = []
         self._running = ""
@@ -88,6 +91,10 @@ class Scan:
             self.claimed[k] = True
 
     # -- reading the items -------------------------------------------------
+
+    def where(self, words: frozenset[str]) -> list[int]:
+        """Indices of the items whose ``low`` is one of ``words``, in order."""
+        return [i for i, low in enumerate(self.lows) if low in words]
 
     def low(self, i: int) -> str:
         """The word at item ``i`` (lower case), or "" for a number, punctuation or no item."""
