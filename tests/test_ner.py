@@ -48,9 +48,15 @@ def test_name_city_org_with_exact_offsets(ner: NerPass) -> None:
 def test_a_name_whose_kind_the_model_is_unsure_of_is_still_a_confident_identifier(ner: NerPass) -> None:
     # "neighbour" (British spelling) makes the model split the name between
     # ADDRESS, ORGANIZATION and NAME; its top label alone has about 0.5.
+    # (Round 7 splits it into two spans of different kinds: the value must
+    # still be covered, every character, by confident spans.)
     text = "My neighbour Margaret Oyelaran drove me to the clinic."
-    spans = [s for s in ner.detect_batch([text])[0] if text[s.start : s.end] == "Margaret Oyelaran"]
-    assert spans and spans[0].confidence > 0.9
+    start = text.index("Margaret Oyelaran")
+    end = start + len("Margaret Oyelaran")
+    spans = [s for s in ner.detect_batch([text])[0] if s.start < end and s.end > start]
+    covered = {i for s in spans for i in range(s.start, s.end)}
+    assert spans and all(s.confidence > 0.9 for s in spans)
+    assert all(i in covered for i in range(start, end) if text[i] != " ")
 
 
 def test_plain_words_get_a_low_identifier_confidence(ner: NerPass) -> None:
