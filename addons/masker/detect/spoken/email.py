@@ -46,11 +46,9 @@ class SpokenEmail:
     description = 'e-mail addresses said aloud: "tom dot becker at gmail dot com"'
 
     def scan(self, s: Scan) -> None:
-        items = s.items
+        # "at" is only ever a word item and "@" only a punctuation item: the lookup is the whole test.
         for i in s.where(_AT):
-            it = items[i]
-            if (it.kind == "word" and it.low == "at") or (it.kind == "punct" and it.low == "@"):
-                self._at(s, i)
+            self._at(s, i)
 
     def _at(self, s: Scan, at: int) -> None:
         items = s.items
