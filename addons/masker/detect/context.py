@@ -18,7 +18,7 @@ The module also holds the cheap literal pre-scans (:func:`find_words`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import regex
 
@@ -97,12 +97,21 @@ def cue_after(pattern: regex.Pattern[str] | None, text: str, pos: int, window: i
 
 
 # -- triggers: cheap literal pre-scans that decide where the patterns run -------
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_NON_ASCII_RUN = regex.compile(r"([^\x00-\x7f]+)")
 
 
 def lower_ascii(text: str) -> str:
-    """``text`` with ASCII letters lowered; same length, so offsets stay valid."""
-    return text.translate(_ASCII_LOWER)
+    """``text`` with ASCII letters lowered; same length, so offsets stay valid.
+
+    ``str.lower`` does exactly that to ASCII, and is far faster than
+    ``str.translate``, which a single non-ASCII character in a long body
+    sends down its slow path: the ASCII runs are lowered, the others kept.
+    """
+    if text.isascii():
+        return text.lower()
+    parts = _NON_ASCII_RUN.split(text)  # [ascii, non-ascii, ascii, ..., ascii]
+    parts[::2] = [p.lower() for p in parts[::2]]
+    return "".join(parts)
 
 
 def find_words(low: str, words: Iterable[str], *, whole: bool = False, left: bool = True) -> list[int]:
@@ -124,6 +133,34 @@ def find_words(low: str, words: Iterable[str], *, whole: bool = False, left: boo
                 found.add(i)
             i = low.find(word, i + size)
     return sorted(found)
+
+
+# Characters that the regex module's IGNORECASE matches to an ASCII letter ("İ" to "i",
+# "ſ" to "s", the Kelvin sign to "k"); ASCII lowering leaves them, so words starting
+# with one are not found in ``lower_ascii`` text.
+_FOLDING_TO_ASCII = ("\u0130", "\u017f", "\u212a")
+
+
+def finditer_at_words(
+    pattern: regex.Pattern[str], text: str, low: str, words: Iterable[str]
+) -> Iterator[regex.Match[str]]:
+    """The matches ``pattern.finditer(text)`` gives, tried only where one of ``words`` starts.
+
+    For a pattern whose every match begins with one of ``words`` (ASCII,
+    lower case) and with no letter before it, as a leading cue alternation
+    does: the regex module tries such an alternation at every position of a
+    long text, slowly, while the words are found by :func:`find_words`.
+    Matches do not overlap, as with ``finditer``. A text holding a character
+    the pattern's case folding takes for an ASCII letter is scanned in full.
+    """
+    if any(c in text for c in _FOLDING_TO_ASCII):
+        yield from pattern.finditer(text)
+        return
+    end = 0
+    for pos in find_words(low, words):
+        if pos >= end and (m := pattern.match(text, pos)) is not None:
+            end = m.end()
+            yield m
 
 
 def prefix_free(words: Iterable[str]) -> tuple[str, ...]:

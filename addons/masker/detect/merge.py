@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable
+from operator import attrgetter
 
 from masker.detect.spans import Span
 from masker.kinds import SPECIFICITY
+
+_BOUNDS = attrgetter("start", "end")  # the sort key (start, end), without a Python call per span
 
 
 def merge_spans(spans: Iterable[Span], *, text: str | None = None) -> list[Span]:
@@ -52,7 +55,7 @@ def merge_spans(spans: Iterable[Span], *, text: str | None = None) -> list[Span]
             if text is not None:
                 if (lo, hi) != (span.start, span.end):
                     lo, hi = _strip(text, lo, hi)
-                if not any(c.isalnum() for c in text[lo:hi]):
+                if not _has_alnum(text, lo, hi):
                     continue
             piece = _with_bounds(span, lo, hi)
             insort(starts, lo)
@@ -88,6 +91,11 @@ def _uncovered(span: Span, starts: list[int], accepted: dict[int, Span]) -> list
     return pieces
 
 
+def _has_alnum(text: str, lo: int, hi: int) -> bool:
+    """Whether ``text[lo:hi]`` holds an alphanumeric character (most spans start with one)."""
+    return lo < hi and (text[lo].isalnum() or any(c.isalnum() for c in text[lo + 1 : hi]))
+
+
 def _strip(text: str, lo: int, hi: int) -> tuple[int, int]:
     while lo < hi and not text[lo].isalnum():
         lo += 1
@@ -109,7 +117,7 @@ def _coalesce(spans: list[Span]) -> list[Span]:
         by_kind.setdefault(s.kind, []).append(s)
     out: list[Span] = []
     for group in by_kind.values():
-        group.sort(key=lambda s: (s.start, s.end))
+        group.sort(key=_BOUNDS)
         cur = group[0]
         cur_end = cur.end
         best = cur
@@ -122,7 +130,7 @@ def _coalesce(spans: list[Span]) -> list[Span]:
             out.append(_union(cur.start, cur_end, best))
             cur, cur_end, best = s, s.end, s
         out.append(_union(cur.start, cur_end, best))
-    out.sort(key=lambda s: (s.start, s.end))
+    out.sort(key=_BOUNDS)
     return out
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import regex
 
+from masker.detect.context import finditer_at_words, lower_ascii, prefix_free
 from masker.detect.recognizer import Emit
 from masker.detect.recognizers.base import RegexRecognizer, Scan
 from masker.detect.vocab.lexicon import only_common_words
@@ -40,6 +41,12 @@ _RELATION_WORD = regex.compile(r"(?i:" + _RELATION + r")")
 _RELATIVE = regex.compile(
     r"(?<![\p{L}'-])(?i:" + _RELATION + r")(?:\s*,\s*|\s+)(?P<words>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)"
 )
+# Where a ``_RELATIVE`` match can start: the first letters of every relation word.
+_RELATION_TRIGGERS = prefix_free((
+    "son", "daughter", "dtr", "wife", "husb", "hub", "spouse", "partner", "sister", "brother", "sibling", "niece",
+    "nephew", "mother", "father", "dad", "grand", "aunt", "uncle", "cousin", "friend", "fianc", "girlfriend",
+    "boyfriend", "significant", "health", "proxy", "guardian", "neighbo", "step",
+))
 _LABEL = (
     r"caller|patient(?:'s)?\s+name|patient|pt\s+name|name|full\s+name|member(?:\s+name)?|subscriber"
     r"|guarantor|insured|policy\s*holder|emergency\s+contact|contact|next\s+of\s+kin|nok|parent|guardian"
@@ -68,10 +75,11 @@ def _is_name_word(word: str) -> bool:
     )
 
 
-def relatives(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the names that follow a relation word."""
+def relatives(text: str, low: str | None = None) -> list[tuple[int, int]]:
+    """(start, end) of the names that follow a relation word (``low``: ``lower_ascii(text)`` when known)."""
     found = []
-    for m in _RELATIVE.finditer(text):
+    low = lower_ascii(text) if low is None else low
+    for m in finditer_at_words(_RELATIVE, text, low, _RELATION_TRIGGERS):
         start = end = m.start("words")
         for w in _WORD.finditer(text, m.start("words"), m.end("words")):
             if not _is_name_word(w.group()):
@@ -102,7 +110,7 @@ class RelativeName(RegexRecognizer):
     needs_digit = False
 
     def find(self, scan: Scan, emit: Emit) -> None:
-        for start, end in relatives(scan.text):
+        for start, end in relatives(scan.text, scan.low):
             emit(start, end, "NAME", "relative_name", CONFIDENCE, cue="relation")
 
 

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 import regex
 
+from masker.detect.context import finditer_at_words, lower_ascii, prefix_free
 from masker.detect.recognizer import Emit
 from masker.detect.recognizers.base import RegexRecognizer, Scan
 from masker.detect.spans import Span
@@ -87,6 +88,13 @@ _WARD = regex.compile(
     r"|x|times|am|pm)(?!\p{L}))",
     regex.IGNORECASE,
 )
+# Where a ``_WARD`` match can start: the first letters of every verb and preposition above.
+_WARD_TRIGGERS = prefix_free((
+    "trans", "xfer", "tx", "sent", "refer", "readmit", "adm", "discharge", "d/c", "dc", "went", "go", "came",
+    "com", "brought", "return", "back", "med", "flighted", "flown", "arrived", "presented", "followed",
+    "screened", "seen", "evaluated", "en", "records", "placement", "leave", "left",
+    "to", "from", "in", "at", "on",
+))
 # Words that end a facility's name.
 _FACILITY_WORDS = (
     r"Hospital|Hosp\.?|Medical\s+Center|Medical\s+Ctr\.?|Med\.?\s+Ctr\.?|Med\.?\s+Center|Rehab|Rehabilitation"
@@ -166,11 +174,15 @@ def facility_initials(text: str) -> list[tuple[int, int]]:
     return found
 
 
-def ward_with_floor(text: str) -> list[tuple[int, int]]:
+def ward_with_floor(text: str, low: str | None = None) -> list[tuple[int, int]]:
     """(start, end) of a ward or building name followed by its floor, after a movement verb
-    or, for a name no word list knows, after a bare preposition ("on quartermain 6")."""
+    or, for a name no word list knows, after a bare preposition ("on quartermain 6").
+
+    ``low`` is ``lower_ascii(text)`` when the caller has it.
+    """
     found: list[tuple[int, int]] = []
-    for m in _WARD.finditer(text):
+    low = lower_ascii(text) if low is None else low
+    for m in finditer_at_words(_WARD, text, low, _WARD_TRIGGERS):
         word = m.group("ward")
         if word.lower() in _NOT_WARD or word.upper() in CLINICAL_SHORTHAND or word.upper() in _NOT_FACILITY:
             continue
@@ -241,5 +253,5 @@ class WardFloor(RegexRecognizer):
     description = 'a ward or building with its floor after a movement cue: "transfer to Whitfield 4"'
 
     def find(self, scan: Scan, emit: Emit) -> None:
-        for start, end in ward_with_floor(scan.text):
+        for start, end in ward_with_floor(scan.text, scan.low):
             emit(start, end, "LOCATION", "ward_floor", CUE_CONFIDENCE)

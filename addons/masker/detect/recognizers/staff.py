@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import regex
 
+from masker.detect.context import finditer_at_words, lower_ascii, prefix_free
 from masker.detect.recognizer import Emit
 from masker.detect.recognizers.base import RegexRecognizer, Scan
 from masker.detect.vocab.lexicon import only_common_words
@@ -60,10 +61,20 @@ _SIGNATURE = regex.compile(
     r"(?m)(?<![\p{L}])(?:(?P<name>" + _TITLE_CASE_NAME + r"),\s*" + _CREDENTIAL + r"(?!\p{L})"
     r"|(?P<name>" + _FULL_NAME + r"),?\s+" + _CREDENTIAL + r"[ \t]*(?:$|\|))"
 )
-_INITIAL_PATTERNS = (_INITIAL_NAME, _CUED_INITIAL_NAME)
-_CREDENTIAL_PATTERNS = (_TITLED_NAME, _CUED_TITLED_NAME, _SIGNATURE)
 # A cheap test that spares most texts the credential patterns.
 _ANY_CREDENTIAL = regex.compile(r"(?<!\p{L})(?i:" + _CREDENTIAL + r"|dr)(?!\p{L})")
+# Where matches of the patterns led by a cue word can start: the first letters of those words.
+_BEFORE_TRIGGERS = ("per", "by", "w/", "with", "called", "paged", "notified", "informed", "d/w", "discussed", "spoke")
+_CREDENTIAL_TRIGGERS = prefix_free((
+    "md", "m.d.", "np", "pa", "rn", "rrt", "crt", "cns", "rph", "pharmd", "licsw", "lcsw", "msw", "pt", "ot", "slp",
+    "dr",
+))
+# Each pattern with the words its matches start with (None: any position).
+_Patterns = tuple[tuple[regex.Pattern[str], tuple[str, ...] | None], ...]
+_INITIAL_PATTERNS: _Patterns = ((_INITIAL_NAME, None), (_CUED_INITIAL_NAME, _BEFORE_TRIGGERS))
+_CREDENTIAL_PATTERNS: _Patterns = (
+    (_TITLED_NAME, _CREDENTIAL_TRIGGERS), (_CUED_TITLED_NAME, _BEFORE_TRIGGERS), (_SIGNATURE, None),
+)
 # Words that follow a credential or an initial but name nobody.
 _NOT_NAME = frozenset("""
 AWARE NOTIFIED INFORMED PAGED CALLED UPDATED ORDERED PLACED HERE TEAM STAFF ON CALL NURSE NURSING
@@ -77,14 +88,19 @@ LINE LINES HO
 )
 
 
-def staff_names(text: str) -> list[tuple[int, int]]:
-    """(start, end) of clinician names found by the rules in the module docstring."""
+def staff_names(text: str, low: str | None = None) -> list[tuple[int, int]]:
+    """(start, end) of clinician names found by the rules in the module docstring.
+
+    ``low`` is ``lower_ascii(text)`` when the caller has it.
+    """
     found: set[tuple[int, int]] = set()
-    patterns: tuple[regex.Pattern[str], ...] = _INITIAL_PATTERNS
-    if _ANY_CREDENTIAL.search(text) is not None:
+    low = lower_ascii(text) if low is None else low
+    patterns = _INITIAL_PATTERNS
+    if next(finditer_at_words(_ANY_CREDENTIAL, text, low, _CREDENTIAL_TRIGGERS), None) is not None:
         patterns += _CREDENTIAL_PATTERNS
-    for pattern in patterns:
-        for m in pattern.finditer(text):
+    for pattern, triggers in patterns:
+        matches = pattern.finditer(text) if triggers is None else finditer_at_words(pattern, text, low, triggers)
+        for m in matches:
             name = m.group("name")
             words = _WORD.findall(name)
             if any(w.upper() in _NOT_NAME or w.upper() in CLINICAL_SHORTHAND for w in words if len(w) > 1):
@@ -104,5 +120,5 @@ class StaffName(RegexRecognizer):
     needs_digit = False
 
     def find(self, scan: Scan, emit: Emit) -> None:
-        for start, end in staff_names(scan.text):
+        for start, end in staff_names(scan.text, scan.low):
             emit(start, end, "NAME", "staff_name", CONFIDENCE)
