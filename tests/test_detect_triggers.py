@@ -82,3 +82,18 @@ def test_matches_do_not_overlap() -> None:
     pattern = regex.compile(r"(?<!\p{L})(?i:ab|abab)")
     text = "abab ab"
     assert _spans(finditer_at_words(pattern, text, lower_ascii(text), ("ab",))) == _spans(pattern.finditer(text))
+
+
+def test_alone_trigger_search_agrees_with_the_word_scan() -> None:
+    from masker.detect.spoken import precheck
+
+    rng = random.Random(11)
+    triggers = sorted(precheck._ALONE_TRIGGERS)
+    glue = ["'", "’", "x", "é", " ", "-", "1", "_", "s", "²", "\n"]
+    found = 0
+    for _ in range(5000):
+        text = "".join(rng.choice([rng.choice(triggers), rng.choice(glue)]) for _ in range(rng.randint(1, 6))).lower()
+        in_scan = not set(precheck._SCAN_WORD_RE.findall(text)).isdisjoint(precheck._ALONE_TRIGGERS)
+        assert (precheck._ALONE_TRIGGER_RE.search(text) is not None) == in_scan, text
+        found += in_scan
+    assert 0 < found < 5000

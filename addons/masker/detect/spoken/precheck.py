@@ -15,6 +15,12 @@ _ALONE_TRIGGERS = (
     frozenset(TEENS) | frozenset(TENS) | {"hundred", "thousand"}
     | frozenset(ORDINALS) | frozenset(MONTH_NAMES) | frozenset(REPEAT) | {"dot"}
 )
+# A word of the scan (``_SCAN_WORD_RE``) that is one of ``_ALONE_TRIGGERS``: the boundaries
+# are those of the scan's words, so a search finds one exactly where the scan would.
+_ALONE_TRIGGER_RE = re.compile(
+    r"(?<![^\W\d_])(?<![^\W\d_]['’])(?:" + "|".join(map(re.escape, sorted(_ALONE_TRIGGERS))) + r")"
+    r"(?![^\W\d_])(?!['’][^\W\d_])"
+)
 _STREET_SUFFIXES = frozenset(STREET_SUFFIXES)
 _NEAR_WORDS = 4  # a one-digit word joins a chain only with a number this close
 _STREET_REACH = 6  # "three <up to 4 names> street", with room to spare
@@ -29,10 +35,11 @@ def worth_scanning(text: str) -> bool:
     within a few words (one chain) or a street name follows (an address).
     Punctuation is ignored here, which only ever says "scan" more often.
     """
-    words = _SCAN_WORD_RE.findall(text.lower())
+    low = text.lower()
+    if _ALONE_TRIGGER_RE.search(low) is not None:
+        return True  # a long body has one in its first lines: no need to split it all into words
+    words = _SCAN_WORD_RE.findall(low)
     vocab = set(words)
-    if not vocab.isdisjoint(_ALONE_TRIGGERS):
-        return True
     if any(len(w) == 1 and w.isalpha() for w in vocab) and _spelled(words):
         return True
     if "at" in vocab and not vocab.isdisjoint(TLDS):
