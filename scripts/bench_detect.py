@@ -5,12 +5,15 @@ Measures on this machine:
 - regex pass (regex + spoken forms, merged, policy-filtered) throughput in
   chars/s over a generated ~1 MB mixed corpus (prose, clinical notes, ASR
   transcripts, identifiers);
+- long bodies: the same corpus joined into one text of ~100 KB and one of
+  ~1 MB (a transcript, a document, a RAG context) through the same detector,
+  seconds and chars/s as median and range of a few runs;
 - tokens/s for vault-deterministic (MSKV1) and reversible-aead (MSK1) tokens;
 - vault writes/s (one transaction per request of 20 rows);
 - NER: ms per 32/128/512-token text (p50/p99) and per request for a 10-turn
   conversation with and without the detection cache.
 
-Usage: python scripts/bench_detect.py [--out FILE] [--corpus-bytes N] [--no-ner]
+Usage: python scripts/bench_detect.py [--out FILE] [--corpus-bytes N] [--long-body-bytes N,N] [--no-ner]
 """
 
 from __future__ import annotations
@@ -86,6 +89,32 @@ def bench_regex(policy, texts: list[str]) -> dict:
     return {"chars": chars, "texts": len(texts), "spans": spans, "seconds": round(elapsed, 3), "chars_per_s": round(chars / elapsed)}
 
 
+def bench_long_bodies(policy, sizes: list[int], runs: int, rng: random.Random) -> dict:
+    """One body per size (corpus texts joined by spaces), detected ``runs`` times each.
+
+    A long body is one text: the passes see it whole, so this measures what
+    per-text costs grow with length, which the many short texts above hide.
+    """
+    detector = Detector(policy)  # no NER, no cache
+    detector.detect("warm up: call 555-0100")
+    out = {}
+    for size in sizes:
+        body = " ".join(corpus(size, rng))
+        seconds = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            spans = len(detector.detect(body))
+            seconds.append(time.perf_counter() - t0)
+        median = statistics.median(seconds)
+        out[str(size)] = {
+            "chars": len(body), "spans": spans, "runs": runs,
+            "seconds": {"median": round(median, 3), "min": round(min(seconds), 3), "max": round(max(seconds), 3)},
+            "chars_per_s": {"median": round(len(body) / median), "min": round(len(body) / max(seconds)),
+                            "max": round(len(body) / min(seconds))},
+        }
+    return out
+
+
 def bench_tokens(policy, keyring: Keyring, tmp: Path, n: int) -> dict:
     out = {}
     for scheme in ("vault-deterministic", "reversible-aead"):
@@ -149,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--corpus-bytes", type=int, default=1_000_000)
+    ap.add_argument("--long-body-bytes", default="100000,1000000", help="comma-separated sizes of the long bodies")
+    ap.add_argument("--long-body-runs", type=int, default=5)
     ap.add_argument("--token-n", type=int, default=5000)
     ap.add_argument("--vault-requests", type=int, default=500)
     ap.add_argument("--ner-reps", type=int, default=50)
@@ -165,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         results["regex_pass"] = bench_regex(policy, corpus(args.corpus_bytes, rng))
+        sizes = [int(n) for n in args.long_body_bytes.split(",") if n]
+        results["long_body"] = bench_long_bodies(policy, sizes, args.long_body_runs, rng)
         results["tokens"] = bench_tokens(policy, keyring, Path(tmp), args.token_n)
         results["vault"] = bench_vault(keyring, Path(tmp), args.vault_requests)
     model_dir = default_model_dir()

@@ -21,11 +21,17 @@ _spec.loader.exec_module(bench)
 @pytest.mark.skipif(default_model_dir() is None, reason="no shipped NER model")
 def test_small_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    argv = ["--out", str(out), "--corpus-bytes", "20000", "--token-n", "50", "--vault-requests", "5", "--ner-reps", "2"]
+    argv = ["--out", str(out), "--corpus-bytes", "20000", "--long-body-bytes", "5000,20000", "--long-body-runs", "2",
+            "--token-n", "50", "--vault-requests", "5", "--ner-reps", "2"]
     assert bench.main(argv) == 0
     capsys.readouterr()
     result = json.loads(out.read_text())
     assert result["regex_pass"]["chars"] >= 20000 and result["regex_pass"]["spans"] > 0
+    long_body = result["long_body"]
+    assert set(long_body) == {"5000", "20000"} and long_body["20000"]["chars"] >= 20000
+    assert long_body["20000"]["spans"] > long_body["5000"]["spans"] > 0
+    seconds = long_body["20000"]["seconds"]
+    assert seconds["min"] <= seconds["median"] <= seconds["max"] and long_body["20000"]["runs"] == 2
     assert set(result["tokens"]["tokens_per_s"]) == {"vault-deterministic", "reversible-aead"}
     assert result["vault"]["rows"] == 100
     ner = result["ner"]
