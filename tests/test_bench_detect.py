@@ -22,7 +22,7 @@ _spec.loader.exec_module(bench)
 def test_small_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
     argv = ["--out", str(out), "--corpus-bytes", "20000", "--long-body-bytes", "5000,20000", "--long-body-runs", "2",
-            "--token-n", "50", "--vault-requests", "5", "--ner-reps", "2"]
+            "--token-n", "50", "--vault-requests", "5", "--ner-reps", "2", "--ner-long-body-bytes", "3000"]
     assert bench.main(argv) == 0
     capsys.readouterr()
     result = json.loads(out.read_text())
@@ -38,3 +38,4 @@ def test_small_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFi
     assert set(ner["per_text_ms"]) == {"32", "128", "512"}  # texts cut at exactly these token counts (asserted inside)
     assert ner["per_text_ms"]["32"]["p50"] < ner["per_text_ms"]["512"]["p50"]
     assert {"conversation_10_turns_uncached_ms", "conversation_10_turns_cached_ms"} <= set(ner)
+    assert set(ner["long_body"]) == {"3000"} and ner["long_body"]["3000"]["spans"] > 0
