@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,7 +108,8 @@ def admin(admin_port: int, method: str, path: str, body: object = None) -> httpx
 
 def test_a_token_minted_on_a_is_restored_on_b_in_its_scope_only(replicas, upstream, database):
     (a, _), (b, _) = replicas
-    session = f"call-{secrets.token_hex(4)}"
+    # a UUID: 8 random hex characters are all digits about 2 % of the time, which ids refuse
+    session = f"call-{uuid.uuid4()}"
     assert values_in(chat(a, CALL, session)) == ["PHONE"]  # restored on A
     sent = upstream.received[-1].body.decode()
     assert "MSKV1.PHONE." in sent and not values_in(sent)
@@ -121,7 +123,7 @@ def test_a_token_minted_on_a_is_restored_on_b_in_its_scope_only(replicas, upstre
 
 def test_a_session_dropped_on_a_is_gone_on_b(replicas, upstream, database):
     (a, _), (b, _) = replicas
-    session = f"erase-{secrets.token_hex(4)}"
+    session = f"erase-{uuid.uuid4()}"
     assert values_in(chat(a, CALL, session)) == ["PHONE"]
     done = subprocess.run([sys.executable, "-m", "masker.cli", "vault", "drop", "--session", session,
                            "--data-dir", str(a.data_dir), "--database-url", database],
