@@ -26,7 +26,7 @@ RELATIONS = (
     "uncle cousin friend fiance fiancee fiancé girlfriend boyfriend proxy guardian neighbor neighbour "
     "stepson stepdaughter stepmother stepfather"
 ).split() + ["significant other", "health care proxy", "healthcare proxy"]
-FILLERS = ["Whitfield 4", "the HARTWELL 12B", "quartermain 6", "levo 5", "E. Kowalski", "NP Lindqvist aware",
+FILLERS = ["Whitfield 4", "the HARTWELL 12B", "brindlemoor 6", "levo 5", "E. Kowalski", "NP Lindqvist aware",
            "bill called", "Barbara Kowalczyk", "Greta", "K. Nakashima PA", "floor 3", "him to", ",", ".", "\n",
            "5 mg", "-", "/", "'s", "x"]
 

@@ -17,7 +17,7 @@ immediately before a word, three rules apply:
   ("transfer to Whitfield 4", "from HARTWELL 12B") is a LOCATION unless it is a
   unit, a clinical abbreviation or a word such as "floor", "bed", "level";
   a number that is a dose, count or duration ("to dopamine 5 mcg") is no floor.
-  A bare preposition is cue enough ("arrest called on QUARTERMAIN 6") for a
+  A bare preposition is cue enough ("arrest called on BRINDLEMOOR 6") for a
   word no list knows: no English word, medicine or clipped medicine ("on levo 5");
 * ``trust_after_movement``: an NER ORGANIZATION or LOCATION span after the cue
   is raised to ``CUE_CONFIDENCE`` when the model gave it at least
@@ -79,7 +79,7 @@ _HOSPITAL_SHAPE = regex.compile(r"\p{Lu}{1,4}(?:H|MC|HC)")
 _NOT_HOSPITAL = frozenset({"OH", "NH", "PH"})
 _WINDOW = 48
 # A ward or building named with its floor after a movement verb ("transfer to Whitfield 4",
-# "admitted from HARTWELL 12B") or after a bare preposition ("arrest called on quartermain 6":
+# "admitted from HARTWELL 12B") or after a bare preposition ("arrest called on brindlemoor 6":
 # the group ``verb`` is then empty). The floor must not be a dose, a count or a time.
 _WARD = regex.compile(
     r"(?:(?P<verb>" + _MOVEMENT + r")\s+(?:(?:to|from|into|at|in|on)\s+)?|(?<!\p{L})(?:to|from|into|at|in|on|onto)\s+)"
@@ -176,7 +176,7 @@ def facility_initials(text: str) -> list[tuple[int, int]]:
 
 def ward_with_floor(text: str, low: str | None = None) -> list[tuple[int, int]]:
     """(start, end) of a ward or building name followed by its floor, after a movement verb
-    or, for a name no word list knows, after a bare preposition ("on quartermain 6").
+    or, for a name no word list knows, after a bare preposition ("on brindlemoor 6").
 
     ``low`` is ``lower_ascii(text)`` when the caller has it.
     """
@@ -193,7 +193,7 @@ def ward_with_floor(text: str, low: str | None = None) -> list[tuple[int, int]]:
 
 
 def _unknown_name(word: str) -> bool:
-    """A word written as a name ("Quartermain", "QUARTERMAIN") that is no English word, no
+    """A word written as a name ("Brindlemoor", "BRINDLEMOOR") that is no English word, no
     medicine or a clipping of one ("on levo 5"), and no typo of a word."""
     if not (word.islower() or word.isupper() or word.istitle()):
         return False  # "combiventQ4"
