@@ -7,7 +7,7 @@ import random
 import pytest
 import regex
 
-from masker.detect.context import finditer_at_words, lower_ascii
+from masker.detect.context import finditer_at_words, leading_words, lower_ascii
 from masker.detect.recognizers import cued_names, facility, staff
 
 VERBS = (
@@ -97,3 +97,19 @@ def test_alone_trigger_search_agrees_with_the_word_scan() -> None:
         assert (precheck._ALONE_TRIGGER_RE.search(text) is not None) == in_scan, text
         found += in_scan
     assert 0 < found < 5000
+
+
+@pytest.mark.parametrize("pattern, words", [
+    (r"(?<!\p{L})(?i:per|w/|d/w|spoke\s+to)\s+", ("d/w", "per", "spoke", "w/")),
+    (r"hus?b|sons?|tx'?d", ("hub", "husb", "son", "tx'd", "txd")),
+    (r"(?:re)?admit|(?:health\s*care\s+)?proxy|M\.D\.|PA-C", ("admit", "health", "m.d.", "pa-c", "proxy", "re")),
+    (r"(?m)(?P<verb>sent|go(?:ing)?)\s", ("go", "sent")),
+])
+def test_leading_words_are_read_from_the_pattern(pattern: str, words: tuple[str, ...]) -> None:
+    assert leading_words(pattern) == words
+
+
+@pytest.mark.parametrize("pattern", [r"to|\p{Lu}\w+", r"[a-z]+ward", r"(?:in)?\s+"])
+def test_an_alternative_with_no_literal_start_is_refused(pattern: str) -> None:
+    with pytest.raises(ValueError):
+        leading_words(pattern)

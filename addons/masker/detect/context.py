@@ -163,6 +163,126 @@ def finditer_at_words(
             yield m
 
 
+def leading_words(pattern: str) -> tuple[str, ...]:
+    r"""Lower-case texts one of which begins every match of ``pattern``: the ``words``
+    of :func:`finditer_at_words`, read from the pattern itself so they cannot fall
+    behind it when an alternative is added.
+
+    Reads alternations, groups (plain, named, inline-flag), optional groups,
+    literal characters (an optional one both with and without it) and escaped
+    punctuation; lookarounds and flag groups take no characters and are skipped;
+    anything else (a class, ``\s``, ``\p{L}``, a repeated character) ends the
+    literal there. A shorter text is always safe
+    (more positions are tried). An alternative that begins with no literal at all
+    raises ValueError, at import, instead of losing its matches.
+    """
+    found = _leading(pattern)
+    if "" in found:
+        raise ValueError("an alternative of the pattern begins with no literal text")
+    return prefix_free(sorted(w.lower() for w in found))
+
+
+_ESCAPED_LITERALS = frozenset(".-/'&")
+
+
+def _leading(pattern: str) -> set[str]:
+    return {w for alternative in _alternatives(pattern) for w in _sequence(alternative, 0, "")}
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level ``|``."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i)
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """Index just past the character class opening at ``pattern[i]``."""
+    j = i + 2 if pattern[i + 1 : i + 2] in ("]", "^") else i + 1
+    while pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j + 1
+
+
+def _group_end(pattern: str, i: int) -> int:
+    """Index just past the group opening at ``pattern[i]``."""
+    depth = 0
+    while True:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i)
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+
+
+def _sequence(pattern: str, i: int, prefix: str) -> set[str]:
+    """The literal beginnings of ``pattern[i:]`` (one alternative), each after ``prefix``."""
+    while i < len(pattern):
+        c = pattern[i]
+        nxt = pattern[i + 1 : i + 2]
+        if c == "(":
+            end = _group_end(pattern, i)
+            if pattern.startswith(("(?<!", "(?<=", "(?=", "(?!"), i):
+                i = end  # a lookaround takes no characters
+                continue
+            if pattern.startswith("(?P<", i):
+                inner = pattern[pattern.index(">", i) + 1 : end - 1]
+            elif nxt == "?":
+                colon, close = pattern.find(":", i), pattern.find(")", i)
+                if colon < 0 or close < colon:
+                    i = end  # "(?m)": flags only
+                    continue
+                inner = pattern[colon + 1 : end - 1]
+            else:
+                inner = pattern[i + 1 : end - 1]
+            heads = {prefix + w for w in _leading(inner)}
+            quantifier = pattern[end : end + 1]
+            if quantifier in ("?", "*") or pattern.startswith("{0", end):
+                after = end + 1 if quantifier != "{" else pattern.index("}", end) + 1
+                return heads | _sequence(pattern, after, prefix)
+            return heads
+        if c == "\\":
+            if nxt not in _ESCAPED_LITERALS:
+                return {prefix}
+            c, i = nxt, i + 1
+        elif c in "[.^$?*+{":
+            return {prefix}
+        quantifier = pattern[i + 1 : i + 2]
+        if quantifier == "?":
+            return _sequence(pattern, i + 2, prefix + c) | _sequence(pattern, i + 2, prefix)
+        if quantifier in ("*", "{"):
+            return {prefix}
+        if quantifier == "+":
+            return {prefix + c}
+        prefix += c
+        i += 1
+    return {prefix}
+
+
 def prefix_free(words: Iterable[str]) -> tuple[str, ...]:
     """``words`` without repeats and without those another one begins ("id" finds every "identifier").
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import regex
 
-from masker.detect.context import finditer_at_words, lower_ascii, prefix_free
+from masker.detect.context import finditer_at_words, leading_words, lower_ascii
 from masker.detect.recognizer import Emit
 from masker.detect.recognizers.base import RegexRecognizer, Scan
 from masker.detect.vocab.lexicon import only_common_words
@@ -41,12 +41,8 @@ _RELATION_WORD = regex.compile(r"(?i:" + _RELATION + r")")
 _RELATIVE = regex.compile(
     r"(?<![\p{L}'-])(?i:" + _RELATION + r")(?:\s*,\s*|\s+)(?P<words>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)"
 )
-# Where a ``_RELATIVE`` match can start: the first letters of every relation word.
-_RELATION_TRIGGERS = prefix_free((
-    "son", "daughter", "dtr", "wife", "husb", "hub", "spouse", "partner", "sister", "brother", "sibling", "niece",
-    "nephew", "mother", "father", "dad", "grand", "aunt", "uncle", "cousin", "friend", "fianc", "girlfriend",
-    "boyfriend", "significant", "health", "proxy", "guardian", "neighbo", "step",
-))
+# Where a ``_RELATIVE`` match can start, read from the pattern: the first letters of every relation word.
+_RELATION_TRIGGERS = leading_words(_RELATIVE.pattern)
 _LABEL = (
     r"caller|patient(?:'s)?\s+name|patient|pt\s+name|name|full\s+name|member(?:\s+name)?|subscriber"
     r"|guarantor|insured|policy\s*holder|emergency\s+contact|contact|next\s+of\s+kin|nok|parent|guardian"

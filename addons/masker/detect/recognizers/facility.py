@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 import regex
 
-from masker.detect.context import finditer_at_words, lower_ascii, prefix_free
+from masker.detect.context import finditer_at_words, leading_words, lower_ascii
 from masker.detect.recognizer import Emit
 from masker.detect.recognizers.base import RegexRecognizer, Scan
 from masker.detect.spans import Span
@@ -88,13 +88,8 @@ _WARD = regex.compile(
     r"|x|times|am|pm)(?!\p{L}))",
     regex.IGNORECASE,
 )
-# Where a ``_WARD`` match can start: the first letters of every verb and preposition above.
-_WARD_TRIGGERS = prefix_free((
-    "trans", "xfer", "tx", "sent", "refer", "readmit", "adm", "discharge", "d/c", "dc", "went", "go", "came",
-    "com", "brought", "return", "back", "med", "flighted", "flown", "arrived", "presented", "followed",
-    "screened", "seen", "evaluated", "en", "records", "placement", "leave", "left",
-    "to", "from", "in", "at", "on",
-))
+# Where a ``_WARD`` match can start, read from the pattern: the first letters of every verb and preposition.
+_WARD_TRIGGERS = leading_words(_WARD.pattern)
 # Words that end a facility's name.
 _FACILITY_WORDS = (
     r"Hospital|Hosp\.?|Medical\s+Center|Medical\s+Ctr\.?|Med\.?\s+Ctr\.?|Med\.?\s+Center|Rehab|Rehabilitation"

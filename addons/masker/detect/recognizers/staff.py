@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import regex
 
-from masker.detect.context import finditer_at_words, lower_ascii, prefix_free
+from masker.detect.context import finditer_at_words, leading_words, lower_ascii
 from masker.detect.recognizer import Emit
 from masker.detect.recognizers.base import RegexRecognizer, Scan
 from masker.detect.vocab.lexicon import only_common_words
@@ -63,17 +63,16 @@ _SIGNATURE = regex.compile(
 )
 # A cheap test that spares most texts the credential patterns.
 _ANY_CREDENTIAL = regex.compile(r"(?<!\p{L})(?i:" + _CREDENTIAL + r"|dr)(?!\p{L})")
-# Where matches of the patterns led by a cue word can start: the first letters of those words.
-_BEFORE_TRIGGERS = ("per", "by", "w/", "with", "called", "paged", "notified", "informed", "d/w", "discussed", "spoke")
-_CREDENTIAL_TRIGGERS = prefix_free((
-    "md", "m.d.", "np", "pa", "rn", "rrt", "crt", "cns", "rph", "pharmd", "licsw", "lcsw", "msw", "pt", "ot", "slp",
-    "dr",
-))
+# Where matches of the patterns led by a cue word or a credential can start, read from the patterns.
+_BEFORE_TRIGGERS = leading_words(_CUED_INITIAL_NAME.pattern)
+_CREDENTIAL_TRIGGERS = leading_words(_ANY_CREDENTIAL.pattern)
 # Each pattern with the words its matches start with (None: any position).
 _Patterns = tuple[tuple[regex.Pattern[str], tuple[str, ...] | None], ...]
 _INITIAL_PATTERNS: _Patterns = ((_INITIAL_NAME, None), (_CUED_INITIAL_NAME, _BEFORE_TRIGGERS))
 _CREDENTIAL_PATTERNS: _Patterns = (
-    (_TITLED_NAME, _CREDENTIAL_TRIGGERS), (_CUED_TITLED_NAME, _BEFORE_TRIGGERS), (_SIGNATURE, None),
+    (_TITLED_NAME, leading_words(_TITLED_NAME.pattern)),
+    (_CUED_TITLED_NAME, leading_words(_CUED_TITLED_NAME.pattern)),
+    (_SIGNATURE, None),
 )
 # Words that follow a credential or an initial but name nobody.
 _NOT_NAME = frozenset("""
