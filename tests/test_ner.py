@@ -10,7 +10,8 @@ import onnxruntime
 import pytest
 
 from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, plausible_email
-from masker.detect.ner.filters import _clinical_numbers, _clock_range, _no_date_words, _with_initial
+from masker.detect.ner.filters import _clinical_numbers, _clock_range, _no_date_words, _with_initial, _with_surname
+from masker.detect.ner.model import RawSpan
 from masker.detect.vocab.shorthand import is_shorthand
 from masker.kinds import ALL_KINDS
 
@@ -276,7 +277,47 @@ def test_a_shift_is_no_phone_number(value: str, shift: bool) -> None:
 ])
 def test_a_lone_initial_after_a_name_joins_it(text: str, name: str, widened: str) -> None:
     start = text.index(name)
-    assert text[start : _with_initial(text, start + len(name))] == widened
+    span = RawSpan(start, start + len(name), "NAME", 0.9, start + len(name))
+    assert text[start : _with_initial(text, span)] == widened
+
+
+@pytest.mark.parametrize(("text", "name", "widened"), [
+    ("Call Maria Lopez tomorrow.", "Maria", "Maria Lopez"),
+    ("call maria lopez tomorrow", "maria", "maria lopez"),
+    ("ask JOHN OKAFOR first", "JOHN", "JOHN OKAFOR"),
+    ("Tell Priya congrats on the job", "Priya", "Priya"),  # another case: no surname
+    ("Tell Priya Congrats on the job", "Priya", "Priya"),  # a common word
+    ("remind Grace Monday", "Grace", "Grace"),  # a calendar word
+    ("email Kofi Mensah today", "Kofi", "Kofi Mensah"),
+    ("call Ana Two", "Ana", "Ana"),  # a number word
+    ("paging Ana R2D2", "Ana", "Ana"),  # not letters
+    ("Call Maria\nLopez", "Maria", "Maria"),  # a line break is no space inside a name
+])
+def test_the_word_the_model_leaned_towards_joins_a_name_when_it_could_be_a_surname(
+    text: str, name: str, widened: str
+) -> None:
+    start = text.index(name)
+    end = start + len(name)
+    tail = end + 1 + len(text[end + 1 :].split(maxsplit=1)[0])
+    assert text[start : _with_surname(text, RawSpan(start, end, "NAME", 0.9, tail))] == widened
+    # no tail from the decoder: nothing is added whatever the word
+    assert _with_surname(text, RawSpan(start, end, "NAME", 0.9, end)) == end
+
+
+def test_the_decoder_offers_the_next_word_only_above_the_continuation_floor(tmp_path: Path) -> None:
+    text = "Call Maria Lopez tomorrow."
+    for name in ("model.onnx", "tokenizer.json"):
+        (tmp_path / name).symlink_to(MODEL / name)
+    labels = json.loads((MODEL / "labels.json").read_text())
+    shipped = NerPass(MODEL).detect_batch([text])[0]
+    assert ("NAME", "Maria Lopez") in _found(text, shipped)
+    labels["continuation"] = {"NAME": 1.01}
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    assert ("NAME", "Maria") in _found(text, NerPass(tmp_path).detect_batch([text])[0])
+    labels["continuation"] = {"NAME": 0.0}  # every next word is offered; the filters still refuse "tomorrow"
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    found = _found("Call Maria tomorrow.", NerPass(tmp_path).detect_batch(["Call Maria tomorrow."])[0])
+    assert found == {("NAME", "Maria")}
 
 
 def test_the_model_name_takes_its_initial_in_caseless_speech(ner: NerPass) -> None:

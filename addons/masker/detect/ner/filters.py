@@ -80,11 +80,12 @@ class NerFilter:
 
 @dataclass(frozen=True, slots=True)
 class NerExtension:
-    """Moves the end of a kept span of one of ``kinds`` (``extend(text, end) -> end``)."""
+    """Moves the end of a kept span of one of ``kinds`` (``extend(text, span) -> end``;
+    ``span.end`` is where the extensions before it left it)."""
 
     id: str
     kinds: frozenset[str]
-    extend: Callable[[str, int], int]
+    extend: Callable[[str, RawSpan], int]
     reason: str
 
 
@@ -97,10 +98,35 @@ def plausible_email(value: str) -> bool:
     return bool(_SPOKEN_EMAIL.search(value))
 
 
-def _with_initial(text: str, end: int) -> int:
+def _with_surname(text: str, span: RawSpan) -> int:
+    """The end of a NAME widened over the word after it that the model leaned towards
+    (``span.tail``, see ``RawSpan``) when that word could be a surname: one space
+    away, two letters or more and nothing else, written in the case of the
+    name's last word, and no common word, medicine, shorthand, number or calendar
+    word ("Maria Lopez", not "Priya congrats", "Joanna thx", "Grace Monday")."""
+    if span.tail <= span.end or text[span.end] != " ":
+        return span.end
+    word = text[span.end + 1 : span.tail]
+    names = _LETTERS.findall(text[span.start : span.end])
+    if not names or not _LETTERS.fullmatch(word) or not _same_case(names[-1], word):
+        return span.end
+    if _ordinary_word(word) or word.lower() in NUMBER_WORDS or word.lower() in ORDINALS:
+        return span.end
+    return span.end if _CALENDAR_WORD.fullmatch(word) else span.tail
+
+
+def _same_case(name: str, word: str) -> bool:
+    """Both lower case, both upper case, or both capitalised."""
+    if name.islower() or name.isupper():
+        return word.islower() if name.islower() else word.isupper()
+    return word[0].isupper() and not word.isupper()
+
+
+def _with_initial(text: str, span: RawSpan) -> int:
     """The end of a NAME widened over a lone initial after it ("mary k seen at", "John Q."),
     which the model often leaves out. "a" and "i" count only before a pause ("patient
     mary a." but not "mary a few days"); "w" and "x" (with, times) never."""
+    end = span.end
     m = _INITIAL.match(text, end)
     if m is None:
         return end
@@ -232,6 +258,13 @@ FILTERS: tuple[NerFilter, ...] = (
 
 EXTENSIONS: tuple[NerExtension, ...] = (
     NerExtension(
+        "surname", frozenset({"NAME"}), _with_surname,
+        "the word right after a name that the model scored at or above its continuation floor "
+        '(labels.json) without tagging it, when it could be a surname: letters in the name\'s case, '
+        'no common word, medicine, shorthand, number or calendar word ("Call Maria Lopez tomorrow", '
+        'not "Tell Priya congrats")',
+    ),
+    NerExtension(
         "initial", frozenset({"NAME"}), _with_initial,
         'a lone letter after a name ("john d seen at", "mary k."), which the model often leaves out '
         'in caseless speech text; "a" and "i" only before punctuation or the end of a line, '
@@ -250,13 +283,13 @@ def screen(text: str, raw: Sequence[RawSpan], floors: Mapping[str, float]) -> li
     )
     kept = []
     for span in raw:
-        candidate = Candidate(text, *span, text[span.start : span.end], names, floors)
+        candidate = Candidate(text, *span[:4], text[span.start : span.end], names, floors)
         for f in _FILTERS_OF[span.kind]:
             if f.drops(candidate):
                 break
         else:
-            end = span.end
+            extended = span
             for extension in _EXTENSIONS_OF[span.kind]:
-                end = extension.extend(text, end)
-            kept.append(span if end == span.end else span._replace(end=end))
+                extended = extended._replace(end=extension.extend(text, extended))
+            kept.append(extended)
     return kept

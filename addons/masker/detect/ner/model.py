@@ -7,7 +7,8 @@ output ``logits``), ``tokenizer.json`` (a Hugging Face ``tokenizers`` file) and
 
     {"labels": ["O", "B-NAME", "I-NAME", ...],   # index = logit column
      "kinds": {"NAME": "NAME", "CITY": "LOCATION", ...},  # entity -> Masker kind
-     "min_confidence": {"ORGANIZATION": 0.9, ...}}  # optional, per Masker kind
+     "min_confidence": {"ORGANIZATION": 0.9, ...},  # optional, per Masker kind
+     "continuation": {"NAME": 0.1}}  # optional: floor for the word after a span (RawSpan.tail)
 
 Entities missing from ``kinds`` are dropped. Consecutive tokens whose entities
 map to the same kind form one span, B- or I- alike (so a model that tags given
@@ -86,22 +87,31 @@ def default_model_dir() -> Path | None:
 
 
 class RawSpan(NamedTuple):
-    """A decoded entity before the filters: ``text[start:end]`` is ``kind``."""
+    """A decoded entity before the filters: ``text[start:end]`` is ``kind``.
+
+    ``tail`` is the end of the next word when the model gave it, untagged, a
+    probability of being an identifier of at least the kind's ``continuation``
+    floor (a surname it was unsure of); ``end`` when there is none. The word is
+    not in ``confidence``.
+    """
 
     start: int
     end: int
     kind: str
     confidence: float
+    tail: int
 
 
 @dataclass(frozen=True, slots=True)
 class Labels:
     """Per logit column the entity name (None for O); entity -> Masker kind;
-    per kind the model's own calibrated floor (``min_confidence``, optional)."""
+    per kind the model's own calibrated floor (``min_confidence``, optional) and
+    the floor for the untagged word after a span (``continuation``, optional)."""
 
     entity: tuple[str | None, ...]
     kinds: dict[str, str]
     min_confidence: dict[str, float]
+    continuation: dict[str, float]
 
     @classmethod
     def load(cls, path: Path) -> Labels:
@@ -119,8 +129,27 @@ class Labels:
         unknown = sorted(set(kinds.values()) - ALL_KINDS)
         if unknown:
             raise ValueError(f"labels.json maps to unknown kinds: {unknown}")
-        min_confidence = {k: float(v) for k, v in data.get("min_confidence", {}).items()}
-        return cls(tuple(entity), kinds, min_confidence)
+        floors = {
+            key: {k: float(v) for k, v in data.get(key, {}).items()} for key in ("min_confidence", "continuation")
+        }
+        unknown = sorted((set(floors["min_confidence"]) | set(floors["continuation"])) - ALL_KINDS)
+        if unknown:
+            raise ValueError(f"labels.json has floors for unknown kinds: {unknown}")
+        return cls(tuple(entity), kinds, floors["min_confidence"], floors["continuation"])
+
+
+@dataclass(slots=True)
+class _Word:
+    """One word of the text: its offsets, kind (None: untagged), the identifier
+    probabilities of its tagged subwords and of all of them; ``late``: its first
+    subword is untagged and a later one is not (such a word starts a span of its own)."""
+
+    start: int
+    end: int
+    kind: str | None
+    probs: list[float]
+    all_probs: list[float]
+    late: bool = False
 
 
 @dataclass(slots=True)
@@ -281,40 +310,66 @@ class NerModel:
                 tokens[key] = (centrality, label, word, float(identifier[i]))
 
     def _decode(self, tokens: _Tokens) -> list[RawSpan]:
-        """BIO decode over tokens in text order; widen to whole words; merge.
+        """BIO decode over the words of the text; merge; find each span's tail.
 
         Offsets are keyed by character position, so tokens seen by two windows
         (whose word ids agree: tokenizers numbers words over the whole text)
-        are decoded once. A span's confidence is the mean identifier
-        probability of its tokens.
+        are decoded once. Consecutive words of one kind form one span, whether
+        tagged I- or B- (given name + surname, or street + city parts). A
+        span's confidence is the mean identifier probability of its tagged
+        tokens.
         """
+        words = self._words(tokens)
+        raw: list[list] = []  # [start, end, kind, [probs], index of the span's last word]
+        current: list | None = None
+        for index, word in enumerate(words):
+            if word.kind is None:
+                current = None
+            elif current is not None and word.kind == current[2] and not word.late:
+                current[1] = word.end
+                current[3].extend(word.probs)
+                current[4] = index
+            else:
+                current = [word.start, word.end, word.kind, list(word.probs), index]
+                raw.append(current)
+        return [
+            RawSpan(start, end, kind, sum(probs) / len(probs), self._tail(words, last, end, kind))
+            for start, end, kind, probs, last in raw
+        ]
+
+    def _words(self, tokens: _Tokens) -> list[_Word]:
+        """The text's words in order. A word's first tagged subword decides its kind and the
+        rest follow it; a word none of whose subwords is tagged has no kind."""
         entity_of = self.labels.entity
         kinds = self.labels.kinds
-        raw: list[list] = []  # [start, end, kind, [probs]]
-        current: list | None = None
+        words: list[_Word] = []
         word_key: tuple[int, int] | None = None  # (word id, end offset of last token)
-        word_start = 0
-        for (start, end), (_, label, word, prob) in sorted(tokens.items()):
-            same_word = word_key is not None and word_key == (word, start)
-            word_key = (word, end)
-            if not same_word:
-                word_start = start
+        for (start, end), (_, label, word_id, prob) in sorted(tokens.items()):
             name = entity_of[label]
             kind = kinds.get(name) if name is not None else None
-            if same_word and current is not None:
-                # A word's first tagged subword decides its kind; the rest follow.
-                current[1] = end
-                current[3].append(prob)
-                continue
-            if kind is None:
-                current = None
-                continue
-            if current is not None and kind == current[2]:
-                # Consecutive tokens of one kind form one span, whether tagged
-                # I- or B- (given name + surname, or street + city parts).
-                current[1] = end
-                current[3].append(prob)
-                continue
-            current = [word_start if same_word else start, end, kind, [prob]]
-            raw.append(current)
-        return [RawSpan(start, end, kind, sum(probs) / len(probs)) for start, end, kind, probs in raw]
+            if word_key is not None and word_key == (word_id, start):
+                word = words[-1]
+                word.end = end
+                word.all_probs.append(prob)
+                if word.kind is None and kind is not None:
+                    word.kind, word.late = kind, True
+                if word.kind is not None:
+                    word.probs.append(prob)
+            else:
+                words.append(_Word(start, end, kind, [prob] if kind is not None else [], [prob]))
+            word_key = (word_id, end)
+        return words
+
+    def _tail(self, words: list[_Word], last: int, end: int, kind: str) -> int:
+        """The end of the untagged word right after a span when the model leans towards
+        it being part of one (mean identifier probability at least the kind's
+        ``continuation`` floor in labels.json); ``end`` otherwise. The filters decide
+        whether to take it (``masker.detect.ner.filters``): "Call Maria Lopez" where
+        the model tags "Maria" and gives "Lopez" 0.15 but "tomorrow" 0.00."""
+        floor = self.labels.continuation.get(kind)
+        if floor is None or last + 1 >= len(words):
+            return end
+        nxt = words[last + 1]
+        if nxt.kind is not None or nxt.start != end + 1:
+            return end
+        return nxt.end if sum(nxt.all_probs) / len(nxt.all_probs) >= floor else end
