@@ -10,7 +10,15 @@ import onnxruntime
 import pytest
 
 from masker.detect.ner import MODEL_ENV, NerPass, default_model_dir, plausible_email
-from masker.detect.ner.filters import _clinical_numbers, _clock_range, _no_date_words, _with_initial, _with_surname
+from masker.detect.ner.filters import (
+    _clinical_numbers,
+    _clock_range,
+    _no_date_words,
+    _with_initial,
+    _with_surname,
+    screen,
+    without_fillers,
+)
 from masker.detect.ner.model import RawSpan
 from masker.detect.vocab.shorthand import is_shorthand
 from masker.kinds import ALL_KINDS
@@ -302,6 +310,31 @@ def test_the_word_the_model_leaned_towards_joins_a_name_when_it_could_be_a_surna
     assert text[start : _with_surname(text, RawSpan(start, end, "NAME", 0.9, tail))] == widened
     # no tail from the decoder: nothing is added whatever the word
     assert _with_surname(text, RawSpan(start, end, "NAME", 0.9, end)) == end
+
+
+@pytest.mark.parametrize(("text", "decoded", "kept"), [
+    ("my name is uh Dmitri Volkonsky", "uh Dmitri Volkonsky", "Dmitri Volkonsky"),
+    ("it's um, Rosa Delgado", "um, Rosa Delgado", "Rosa Delgado"),
+    ("call Rosa uh tomorrow", "Rosa uh", "Rosa"),
+    ("Uh Rosa Delgado called", "Uh Rosa Delgado", "Rosa Delgado"),
+    ("the number is uh 555 1212", "uh 555 1212", "555 1212"),
+    ("they took him to Mercy ER", "Mercy ER", "Mercy ER"),  # all caps: the emergency room, no filler
+    ("Rosa Delgado", "Rosa Delgado", "Rosa Delgado"),
+    ("so um hmm okay", "um hmm", None),  # nothing but fillers
+])
+def test_speech_fillers_are_trimmed_from_a_span(text: str, decoded: str, kept: str | None) -> None:
+    start = text.index(decoded)
+    span = RawSpan(start, start + len(decoded), "NAME", 0.9, start + len(decoded))
+    trimmed = without_fillers(text, span)
+    assert (trimmed and text[trimmed.start : trimmed.end]) == kept
+
+
+def test_the_filters_judge_the_trimmed_span() -> None:
+    text = "my name is uh Dmitri Volkonsky"
+    start = text.index("uh")
+    [span] = screen(text, [RawSpan(start, len(text), "NAME", 0.9, len(text))], {})
+    assert text[span.start : span.end] == "Dmitri Volkonsky"
+    assert screen("so um hmm okay", [RawSpan(3, 9, "NAME", 0.9, 9)], {}) == []
 
 
 def test_the_decoder_offers_the_next_word_only_above_the_continuation_floor(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ clinical shorthand, shift times and readings for identifiers. These rules,
 not weights, remove those; they apply to any model ``NerPass`` loads (see
 the model card's "Post-decoding filters", ``models/masker-pii-ner/MODEL_CARD.md``).
 
-``FILTERS`` is applied in order to every decoded span of a kind the filter
-names; any filter that drops the span removes it. ``EXTENSIONS`` then widen
-the spans every filter kept. Filters see the span as decoded.
+Speech fillers ("uh", "um") at a span's edges are trimmed first
+(``without_fillers``). ``FILTERS`` is then applied in order to every span of
+a kind the filter names; any filter that drops the span removes it.
+``EXTENSIONS`` then widen the spans every filter kept.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from masker.detect.recognizers.facility import has_facility_word, is_generic_fac
 from masker.detect.spoken.view import NUMBER_WORDS
 from masker.detect.vocab.lexicon import common_words, drug_words, is_misspelling
 from masker.detect.vocab.shorthand import CLINICAL_SHORTHAND, is_shorthand
-from masker.detect.vocab.words import MONTH_PATTERN, ORDINALS, WEEKDAY_PATTERN
+from masker.detect.vocab.words import FILLERS, MONTH_PATTERN, ORDINALS, WEEKDAY_PATTERN
 from masker.kinds import ALL_KINDS
 
 # A courtesy title or a name cue right before a span: "Mr. Alert", "my name is
@@ -48,6 +49,8 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 # Blood gases and ventilator settings: "7.37/45/116", "5/5-.40".
 _DECIMAL_SLASHED = re.compile(r"[\d\s./-]*(?:\d\.\d|/\s*\.\d|-\.\d)[\d\s./-]*")
 _SPOKEN_EMAIL = re.compile(r"(?i)\S\s+at\s+\S.*(?:\s+dot\s+\S|\.\w)")
+# A word of a span as the filler trim sees it: letters and digits, inner apostrophes and hyphens.
+_TOKEN = re.compile(r"\w+(?:['-]\w+)*")
 
 
 class Candidate(NamedTuple):
@@ -96,6 +99,32 @@ def plausible_email(value: str) -> bool:
     if at > 0 and at < len(value) - 1:
         return not (value[at - 1].isspace() or value[at + 1].isspace())
     return bool(_SPOKEN_EMAIL.search(value))
+
+
+def without_fillers(text: str, span: RawSpan) -> RawSpan | None:
+    """``span`` less the speech fillers at its edges ("my name is uh Dmitri Volkonsky"
+    gives "Dmitri Volkonsky"); None when it holds nothing else. The model was trained
+    on transcripts with fillers but still takes one into a name now and then; a filler
+    identifies nobody. An all-caps word is no filler ("Mercy ER", "UM" a university)."""
+    tokens = list(_TOKEN.finditer(text, span.start, span.end))
+    first, last = 0, len(tokens)
+    while first < last and _filler(tokens[first].group()):
+        first += 1
+    while last > first and _filler(tokens[last - 1].group()):
+        last -= 1
+    if first == last:
+        return None if tokens else span
+    if first == 0 and last == len(tokens):
+        return span
+    start = tokens[first].start() if first else span.start
+    if last == len(tokens):
+        return span._replace(start=start)
+    end = tokens[last - 1].end()
+    return span._replace(start=start, end=end, tail=end)
+
+
+def _filler(word: str) -> bool:
+    return word.lower() in FILLERS and not word.isupper()
 
 
 def _with_surname(text: str, span: RawSpan) -> int:
@@ -277,12 +306,14 @@ _EXTENSIONS_OF = {kind: tuple(e for e in EXTENSIONS if kind in e.kinds) for kind
 
 
 def screen(text: str, raw: Sequence[RawSpan], floors: Mapping[str, float]) -> list[RawSpan]:
-    """The spans of ``raw`` (decoded from ``text``) that no filter drops, in order, extended."""
+    """The spans of ``raw`` (decoded from ``text``), fillers trimmed, that no filter drops,
+    in order, extended."""
+    trimmed = [s for s in (without_fillers(text, span) for span in raw) if s is not None]
     names = tuple(
-        (s.start, s.end) for s in raw if s.kind == "NAME" and not _only_ordinary_words(text[s.start : s.end])
+        (s.start, s.end) for s in trimmed if s.kind == "NAME" and not _only_ordinary_words(text[s.start : s.end])
     )
     kept = []
-    for span in raw:
+    for span in trimmed:
         candidate = Candidate(text, *span[:4], text[span.start : span.end], names, floors)
         for f in _FILTERS_OF[span.kind]:
             if f.drops(candidate):
