@@ -41,6 +41,12 @@ NAME_WORDS_FILE = Path(__file__).parent / "data" / "name_words.txt"
 SLIP_NAMES_FILE = Path(__file__).parent / "data" / "slip_names.txt"
 DRUG_WORDS_FILE = Path(__file__).parent / "data" / "drug_words.txt"
 _WORD = regex.compile(r"\p{L}+")
+_TOKEN = regex.compile(r"\p{L}+(?:['’]\p{L}+)*")
+# An English contraction: a stem and a clitic ("we're", "they've", "don't"). Its
+# stem decides; "i" is a word though it has one letter, and four stems of "n't"
+# are no words alone ("can't", "won't", "shan't", "ain't").
+_CONTRACTION = regex.compile(r"(?i)(\p{L}+?)(?:n['’]t|['’](?:re|ve|ll|d|m|s))")
+_CONTRACTION_STEMS = frozenset({"i", "ca", "wo", "sha", "ai"})
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 # Shorter words are too often a name one letter away from a word ("Logan", "login").
 MISSPELLING_MIN_LENGTH = 7
@@ -70,12 +76,18 @@ def is_english_word(word: str) -> bool:
 
 def only_common_words(value: str) -> bool:
     """True when every word of two or more letters in ``value`` is a common word,
-    and there is at least one such word."""
-    words = [w.lower() for w in _WORD.findall(value) if len(w) > 1]
-    if not words:
-        return False
+    and there is at least one such word. A contraction counts by its stem
+    ("we're", "i'm"); another word with an apostrophe by its parts ("o'neill")."""
     known = common_words()
-    return all(w in known for w in words)
+    common: list[bool] = []
+    for token in _TOKEN.findall(value):
+        contraction = _CONTRACTION.fullmatch(token)
+        if contraction is None:
+            common.extend(w.lower() in known for w in _WORD.findall(token) if len(w) > 1)
+        else:
+            stem = contraction.group(1).lower()
+            common.append(stem in _CONTRACTION_STEMS or stem in known)
+    return bool(common) and all(common)
 
 
 def slip_names() -> frozenset[str]:
