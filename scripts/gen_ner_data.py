@@ -46,12 +46,13 @@ weighted by ``--mix`` among the examples that are not nursing notes:
 
 Names come from many cultures: the Faker locales above, Latin-script Faker
 locales (``WORLD_LOCALES``) and romanised hand lists (``WORLD_NAMES``), with
-diacritics dropped in speech and SMS styles.
+diacritics dropped in speech and SMS styles; some cities and addresses come
+from the world locales too, with their own street and postcode forms.
 
 Train and dev files (same families, different seeds; the dev file is for model
 selection only). Faker's output depends on Python's hash seed, so set it to
-reproduce a file; ``--mix prose=1`` reproduces the output from before the
-conversational families byte for byte::
+reproduce a file; ``--mix prose=1`` draws the prose and note families only, as
+the generator did before the conversational families::
 
     PYTHONHASHSEED=0 python scripts/gen_ner_data.py --n 30000 --seed 7 --out /tmp/ner/train.jsonl
     PYTHONHASHSEED=0 python scripts/gen_ner_data.py --n 3000 --seed 99 --out /tmp/ner/dev.jsonl
@@ -489,7 +490,9 @@ class Generator:
         if r < 0.85:
             return self.rng.choice(["Lawrence", "Quincy", "Worcester", "Dorchester", "Brookline",
                                     "Springfield", "Salem", "Lowell", "the Bronx", "Brooklyn"])
-        return self.faker().city()
+        if r < 0.93:
+            return self.faker().city()
+        return self.world_fakers[self.rng.choice(WORLD_LOCALES)].city()
 
     def street(self) -> str:
         return f"{self.rng.randint(1, 9999)} {self.us.last_name()} {self.rng.choice(STREET_SUFFIX)}"
@@ -503,7 +506,11 @@ class Generator:
             return f"{street} {self.rng.choice(['Apt', 'Apt.', 'Unit', '#', 'Suite'])} {self.rng.randint(1, 40)}{self.rng.choice(['', 'B', 'C'])}"
         if r < 0.85:
             return f"{street}, {self.us.city()}, {self.us.state_abbr()} {self.us.zipcode()}"
-        return self.faker().address().replace("\n", ", ")
+        if r < 0.93:
+            return self.faker().address().replace("\n", ", ")
+        # patients and relatives abroad: the world locales' own street and postcode forms
+        # ("Vangsåvej 46, 7706 Them", "13-500 Bydgoszcz")
+        return self.world_fakers[self.rng.choice(WORLD_LOCALES)].address().replace("\n", ", ")
 
     def org(self) -> str:
         r = self.rng.random()

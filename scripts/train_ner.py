@@ -26,7 +26,8 @@ training file and reused (worth it for several epochs or several students).
 
 Training data comes from ``scripts/gen_ner_data.py`` (JSON lines with
 character spans). Tokens take B-/I- labels from the span they fall in.
-Export: ``model.onnx`` (opset 17, int8 dynamic quantisation; with
+Export: ``model.onnx`` (opset 17, int8 dynamic quantisation, one scale per
+output column of each weight matrix (per channel); with
 ``--optimize auto`` also onnxruntime's BERT fusions before quantising, the
 faster of the two measured and kept), ``tokenizer.json`` and ``labels.json``
 in ``--out``. ``--bench`` times int8 models on 256-token inputs with 2
@@ -153,7 +154,7 @@ def int8_state_dict(onnx_path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     Linear weight becomes the transposed ``[in, out]`` int8 matrix of a
     MatMulInteger node named after the module (``/bert/encoder/layer.0/
     attention/self/query/MatMul_quant``), with its own scale and zero point
-    (per tensor here; per output column also handled). weight = (q - zp) * scale.
+    (per tensor until round 9, per output column since round 10). weight = (q - zp) * scale.
     Models through onnxruntime's fusions (Attention, QAttention ...) are not
     supported: distil from a checkpoint or an unfused export.
     """
@@ -681,7 +682,14 @@ def parity(model, tokenizer: Tokenizer, onnx_path: Path, threads: int = 2) -> di
 
 def export(model, tokenizer_path: Path, out: Path, optimize: str = "auto", threads: int = 2,
            keep_variants: bool = False) -> dict:
-    """ONNX opset 17 + int8 dynamic quantisation, with and without onnxruntime's BERT fusions; keeps the faster."""
+    """ONNX opset 17 + int8 dynamic quantisation, with and without onnxruntime's BERT fusions; keeps the faster.
+
+    Weights are quantised per channel (a scale per output column): one scale
+    per matrix let a few large weights coarsen the rest, and the int8 model's
+    logits drifted from the trained network's by up to 5.1 on the parity
+    sentences (argmax agreement 99.3 %); per channel, 1.4 and 100 %, for one
+    more float per column.
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -705,7 +713,7 @@ def export(model, tokenizer_path: Path, out: Path, optimize: str = "auto", threa
         variants = {}
         if optimize in ("auto", "off"):
             variants["plain"] = tmp / "plain.onnx"
-            quantize_dynamic(str(fp32), str(variants["plain"]), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(fp32), str(variants["plain"]), weight_type=QuantType.QInt8, per_channel=True)
         if optimize in ("auto", "on"):
             from onnxruntime.transformers.optimizer import optimize_model
 
@@ -716,7 +724,7 @@ def export(model, tokenizer_path: Path, out: Path, optimize: str = "auto", threa
             variants["optimized"] = tmp / "optimized.onnx"
             # shape inference does not type the fused (com.microsoft) ops' outputs
             quantize_dynamic(str(tmp / "fused.fp32.onnx"), str(variants["optimized"]), weight_type=QuantType.QInt8,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                             per_channel=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         timing = bench(list(variants.values()), threads=threads) if len(variants) > 1 else {}
         for name, path in variants.items():
