@@ -453,6 +453,9 @@ class Generator:
     def faker(self) -> Faker:
         return self.fakers[self.rng.choice(LOCALES)]
 
+    def world_faker(self) -> Faker:
+        return self.world_fakers[self.rng.choice(WORLD_LOCALES)]
+
     def first(self) -> str:
         return self.faker().first_name()
 
@@ -492,7 +495,7 @@ class Generator:
                                     "Springfield", "Salem", "Lowell", "the Bronx", "Brooklyn"])
         if r < 0.93:
             return self.faker().city()
-        return self.world_fakers[self.rng.choice(WORLD_LOCALES)].city()
+        return self.world_faker().city()
 
     def street(self) -> str:
         return f"{self.rng.randint(1, 9999)} {self.us.last_name()} {self.rng.choice(STREET_SUFFIX)}"
@@ -510,7 +513,7 @@ class Generator:
             return self.faker().address().replace("\n", ", ")
         # patients and relatives abroad: the world locales' own street and postcode forms
         # ("Vangsåvej 46, 7706 Them", "13-500 Bydgoszcz")
-        return self.world_fakers[self.rng.choice(WORLD_LOCALES)].address().replace("\n", ", ")
+        return self.world_faker().address().replace("\n", ", ")
 
     def org(self) -> str:
         r = self.rng.random()
@@ -595,7 +598,7 @@ class Generator:
         if r < 0.45:
             return self.first(), self.last(), 0.0
         if r < 0.75:
-            fk = self.world_fakers[self.rng.choice(WORLD_LOCALES)]
+            fk = self.world_faker()
             return fk.first_name(), fk.last_name(), 0.0
         culture = WORLD_NAMES[self.rng.choice(list(WORLD_NAMES))]
         given = self.rng.choice(culture["given"])

@@ -154,7 +154,7 @@ def int8_state_dict(onnx_path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     Linear weight becomes the transposed ``[in, out]`` int8 matrix of a
     MatMulInteger node named after the module (``/bert/encoder/layer.0/
     attention/self/query/MatMul_quant``), with its own scale and zero point
-    (per tensor until round 9, per output column since round 10). weight = (q - zp) * scale.
+    (per tensor in the shipped round 9 and before, per output column in exports since 2026-12-05). weight = (q - zp) * scale.
     Models through onnxruntime's fusions (Attention, QAttention ...) are not
     supported: distil from a checkpoint or an unfused export.
     """
