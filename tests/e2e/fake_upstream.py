@@ -42,6 +42,7 @@ PIECE = 5  # characters per streamed text delta: every token spans several event
 # A user text holding this word is answered with the PREVIOUS request's user
 # text: a provider (or agent memory) that hands one session's content to another.
 REPLAY_PREVIOUS = "replay-previous"  # lower case: the NER pass takes REPLAY_PREVIOUS for a name
+HANDSHAKE_TIMEOUT_S = 10.0  # a peer that has not finished its TLS handshake by then is dropped
 
 
 @dataclass
@@ -363,10 +364,26 @@ class FakeUpstream(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.received: list[Received] = []
         self.previous_user_text = ""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.socket = ctx.wrap_socket(self.socket, server_side=True)
+        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._tls.load_cert_chain(cert, key)
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def get_request(self) -> tuple[ssl.SSLSocket, object]:
+        """Accept plain TCP and defer the TLS handshake to the connection's own
+        thread: with a TLS-wrapped listening socket the handshake ran inside
+        ``accept`` on the serving thread, so one peer slow to finish it held up
+        every other connection (a WebSocket upgrade timed out behind it)."""
+        sock, addr = self.socket.accept()
+        return self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def finish_request(self, request: ssl.SSLSocket, client_address: object) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT_S)
+        try:
+            request.do_handshake()
+        except (ssl.SSLError, OSError):  # a peer that gave up or spoke no TLS: only its own thread ends
+            return
+        request.settimeout(None)
+        super().finish_request(request, client_address)
 
     @property
     def port(self) -> int:

@@ -30,6 +30,7 @@ import rfc8785
 from nacl.signing import SigningKey
 from openai import OpenAI
 
+from masker.admin.auth import COOKIE as VIEW_COOKIE
 from tests.e2e.phi import CHART, values_in
 from tests.e2e.sidecar import KEYS, Sidecar, start_admin_sidecar
 
@@ -37,6 +38,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 SESSION = "live-view-e2e-1"
+API_SESSION = "live-view-e2e-2"  # the sessions API test sends its own turn: it holds without the browser test
 AGENT = "triage-bot"
 SHOW_WITHIN_S = 1.0
 
@@ -72,12 +74,21 @@ def browser() -> Iterator[object]:
 
 def _log_in(driver, admin: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{admin}/")
     assert driver.current_url.endswith("/login")  # no cookie yet: sent to the form
     driver.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    # the form's answer sets the session cookie: opening the view before it arrives lands on /login again
+    WebDriverWait(driver, 15).until(lambda d: d.get_cookie(VIEW_COOKIE) is not None)
     driver.get(f"{admin}/#session={SESSION}")
+    WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.ID, "phi-banner"))
+
+
+def _client(sc: Sidecar, session: str) -> OpenAI:
+    return OpenAI(api_key="sk-test", base_url=f"{sc.url}/proxy/{AGENT}/v1", max_retries=0, timeout=30,
+                  default_headers={"X-Masker-Session": session}, http_client=httpx.Client(trust_env=False))
 
 
 def _turn_shown(driver):
@@ -103,8 +114,7 @@ def test_the_page_shows_both_sides_and_the_chip_within_a_second(live_sidecar, br
     assert "shows PHI" in banner and "authenticated operator" in banner
     WebDriverWait(browser, 10).until(lambda d: "on" in d.find_element(By.ID, "conn").get_attribute("class"))
 
-    client = OpenAI(api_key="sk-test", base_url=f"{sc.url}/proxy/{AGENT}/v1", max_retries=0, timeout=30,
-                    default_headers={"X-Masker-Session": SESSION}, http_client=httpx.Client(trust_env=False))
+    client = _client(sc, SESSION)
     answer = client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": CHART}])
     answered = time.monotonic()
     assert values_in(answer.choices[0].message.content)  # the caller got its values back
@@ -146,11 +156,13 @@ def test_the_page_shows_both_sides_and_the_chip_within_a_second(live_sidecar, br
 
 def test_sessions_api_events_and_signed_report(live_sidecar):
     sc, admin = live_sidecar
+    answer = _client(sc, API_SESSION).chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": CHART}])
+    assert values_in(answer.choices[0].message.content)
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with httpx.Client(base_url=admin, headers=auth, timeout=30, trust_env=False) as api:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while True:  # request_forwarded is journaled just after the response
-            events = api.get(f"/api/v1/sessions/{SESSION}/events")
+            events = api.get(f"/api/v1/sessions/{API_SESSION}/events")
             kinds = {e["kind"] for e in events.json().get("events", [])} if events.status_code == 200 else set()
             if "request_forwarded" in kinds or time.monotonic() > deadline:
                 break
@@ -158,11 +170,11 @@ def test_sessions_api_events_and_signed_report(live_sidecar):
         assert {"detection", "request_forwarded", "rehydration"} <= kinds
         assert not values_in(events.text)
         sessions = api.get("/api/v1/sessions").json()
-        [mine] = [s for s in sessions["sessions"] if s["session"] == SESSION]
+        [mine] = [s for s in sessions["sessions"] if s["session"] == API_SESSION]
         assert mine["live"] and mine["view"]["turns"] >= 1 and mine["journal"]["events"] >= len(kinds)
         assert AGENT in mine["journal"]["agents"] and not values_in(json.dumps(sessions))
-        report = api.post(f"/api/v1/sessions/{SESSION}/report")
-        assert httpx.Client(base_url=admin, trust_env=False).post(f"/api/v1/sessions/{SESSION}/report").status_code == 401
+        report = api.post(f"/api/v1/sessions/{API_SESSION}/report")
+        assert httpx.Client(base_url=admin, trust_env=False).post(f"/api/v1/sessions/{API_SESSION}/report").status_code == 401
     assert report.status_code == 201
     doc = report.json()
     signing_key = SigningKey(base64.b64decode(KEYS["MASKER_SIGNING_KEY"]))

@@ -372,6 +372,9 @@ def _ws_via_proxy(sidecar, bundle, session: str):
             head += chunk
         assert head.split(b" ", 2)[1] == b"200", "CONNECT refused"
         tls = ssl.create_default_context(cafile=str(bundle)).wrap_socket(sock, server_hostname="api.openai.com")
+        # blocking, as websockets leaves the sockets it opens itself: its reader thread and the writer share this
+        # TLS socket, and left in timeout mode from create_connection the upgrade now and then never came back
+        tls.settimeout(None)
         # ws:// over the TLS socket already made: websockets must not wrap it again
         return ws_connect("ws://api.openai.com/v1/realtime?model=gpt-realtime", sock=tls, proxy=None, open_timeout=20,
                           additional_headers={"x-masker-session": session, "authorization": "Bearer sk-test"})
