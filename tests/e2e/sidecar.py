@@ -149,7 +149,24 @@ def start_admin_sidecar(data_dir: Path, upstream: FakeUpstream, upstream_ca: Pat
         *extra,
     ]
     with start_sidecar(cmd, data_dir, port, upstream, reverse=True, env={"MASKER_ADMIN_TOKEN": token}) as sc:
+        _wait_admin(sc, admin_port)
         yield sc, admin_port
+
+
+def _wait_admin(sc: Sidecar, admin_port: int) -> None:
+    """Until THIS sidecar's log says its admin listener is bound on ``admin_port``
+    and the port answers: a ready proxy port alone let tests reach the admin
+    port before it listened (a clean-clone CI run got 'connection refused')."""
+    bound = f"admin listening on http://127.0.0.1:{admin_port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if sc.proc.poll() is not None:
+            raise RuntimeError(f"sidecar exited ({sc.proc.returncode}):\n{sc.log_text()[-3000:]}")
+        if bound in sc.log_text():
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", admin_port), timeout=2):
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"admin listener not ready on {admin_port}:\n{sc.log_text()[-3000:]}")
 
 
 def stop_sidecar(sc: Sidecar) -> None:
